@@ -1,0 +1,1 @@
+"""cramgui: the Qt console. Never imports torch."""

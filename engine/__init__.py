@@ -1,0 +1,1 @@
+"""cramgui engine: Qt-free training, generation and evaluation."""

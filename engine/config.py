@@ -1,0 +1,403 @@
+"""One dataclass tree for a run: model, data, train, budget, eval, hardware.
+
+This module is pure Python (no torch, no Qt): the console imports it to build its form and to validate values
+with exactly the engine's rules, so the two cannot drift.
+
+Every field carries metadata used by the CLI, the console and the docs:
+  help     one-line description (tooltip in the console)
+  choices  allowed values (strings)
+  min/max  numeric range (inclusive)
+  unit     display hint ("s", "tokens", ...)
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("ruby", "javascript", "go", "python", "java", "php")
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
+
+
+class ConfigError(ValueError):
+    """A config value is invalid. `field` is the dotted name, `message` says what is allowed."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+def f(default: Any, help: str, *, choices=None, min=None, max=None, unit: str = "", factory=None):
+    meta = {"help": help, "choices": choices, "min": min, "max": max, "unit": unit}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class ModelConfig:
+    source: str = f("scratch", "scratch: train a fresh model (with its own BPE tokenizer); encoder: pretrained "
+                    "RoBERTa-style encoder + fresh Transformer decoder (CodeBERT code2nl); seq2seq: any pretrained "
+                    "encoder-decoder (e.g. CodeT5)", choices=["scratch", "encoder", "seq2seq"])
+    size: str = f("tiny", "Size preset for a from-scratch model: tiny (tests, CPU), small, base (CodeBERT's shape)",
+                  choices=["tiny", "small", "base"])
+    name_or_path: str = f("", "Hub id or local folder of the pretrained encoder / seq2seq model "
+                          "(e.g. microsoft/codebert-base, Salesforce/codet5-base)")
+    decoder_layers: int = f(6, "Number of Transformer decoder layers for the encoder recipe", min=1, max=48)
+    vocab_size: int = f(8000, "BPE vocabulary size trained for a from-scratch model", min=300, max=100000)
+    dropout: float = f(0.1, "Dropout probability for the fresh parts of the model", min=0.0, max=0.9)
+
+
+@dataclass
+class DataConfig:
+    source: str = f("builtin", "builtin: code/docstring pairs built from this Python's standard library; "
+                    "codexglue: a CodeXGLUE code-to-text folder (DIR/{lang}/{train,valid,test}.jsonl)",
+                    choices=["builtin", "codexglue"])
+    path: str = f("", "CodeXGLUE folder (for source=codexglue) or corpus cache folder (builtin; empty = default)")
+    languages: list = f(None, "Languages to train and evaluate on (comma-separated on the command line)",
+                        factory=lambda: ["python"])
+    max_train: int = f(0, "Use at most this many training examples per language (0 = all)", min=0)
+    max_valid: int = f(0, "Use at most this many validation examples per language (0 = all)", min=0)
+    max_test: int = f(0, "Use at most this many test examples per language (0 = all)", min=0)
+    max_source_len: int = f(256, "Maximum source (code) length in tokens; longer code is truncated",
+                            min=8, max=4096, unit="tokens")
+    max_target_len: int = f(128, "Maximum summary length in tokens, for training and generation",
+                            min=4, max=1024, unit="tokens")
+    site_packages: bool = f(False, "builtin corpus: also use installed site-packages (more data, less canonical)")
+
+
+@dataclass
+class TrainConfig:
+    lr: float = f(5e-4, "Peak learning rate (AdamW)", min=1e-7, max=1.0)
+    batch_size: int = f(32, "Examples per micro-batch (length-bucketed, padded only to the batch's longest)",
+                        min=1, max=4096)
+    grad_accum: int = f(1, "Micro-batches accumulated per optimizer step", min=1, max=1024)
+    schedule: str = f("budget-triangle", "Learning-rate schedule. budget-*: driven by elapsed/budget so it ends "
+                      "exactly with the time budget; linear: step-based warm-up then linear decay to max_steps "
+                      "(the original recipe); constant", choices=["budget-triangle", "budget-linear", "constant",
+                                                                  "linear"])
+    warmup: float = f(0.05, "Warm-up as a fraction of the budget (budget-linear) or of max_steps (linear)",
+                      min=0.0, max=0.9)
+    weight_decay: float = f(0.01, "AdamW weight decay (not applied to biases and norms)", min=0.0, max=1.0)
+    grad_clip: float = f(1.0, "Clip the gradient norm to this value (0 = off)", min=0.0, max=1000.0)
+    label_smoothing: float = f(0.0, "Label smoothing of the training cross-entropy", min=0.0, max=0.5)
+    seed: int = f(42, "Random seed (data order, initialisation, dropout)", min=0, max=2**31 - 1)
+
+
+@dataclass
+class BudgetConfig:
+    seconds: float = f(120.0, "Wall-clock training budget; dev evaluation pauses are excluded and reported "
+                       "separately", min=1.0, max=30 * 24 * 3600.0, unit="s")
+    max_steps: int = f(0, "Also stop after this many optimizer steps (0 = only the time budget)", min=0)
+    max_epochs: float = f(0.0, "Also stop after this many passes over the training data (0 = unlimited)", min=0.0)
+
+
+@dataclass
+class EvalConfig:
+    beam_size: int = f(10, "Beam size for generation (1 = greedy)", min=1, max=64)
+    batch_size: int = f(32, "Examples decoded together", min=1, max=4096)
+    every_seconds: float = f(60.0, "Dev evaluation every this many seconds of training (0 = only at the end)",
+                             min=0.0, unit="s")
+    dev_subset: int = f(200, "Dev examples (per language) decoded for dev BLEU at each dev evaluation",
+                        min=1, max=100000)
+    samples: int = f(20, "Test samples per language kept for inspection (code, reference, prediction)",
+                     min=0, max=10000)
+    split: str = f("test", "Split evaluated at the end of training", choices=["test", "valid"])
+    checkpoint_minutes: float = f(5.0, "Write the 'last' checkpoint every this many minutes of training",
+                                  min=0.1, unit="min")
+
+
+@dataclass
+class HardwareConfig:
+    device: str = f("auto", "auto = CUDA when available, else CPU", choices=["auto", "cpu", "cuda"])
+    gpus: int = f(1, "Number of GPUs (more than 1 launches through torchrun)", min=1, max=64)
+    precision: str = f("auto", "auto = bf16 autocast on CUDA when supported, else fp32",
+                       choices=["auto", "bf16", "fp16", "fp32"])
+    compile: bool = f(False, "torch.compile the model (slower start, faster steps on GPU)")
+    threads: int = f(0, "CPU threads for torch (0 = automatic: all cores, passive waiting)", min=0, max=512)
+
+
+@dataclass
+class RunConfig:
+    name: str = f("", "Run name (default: derived from the preset and the time)")
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+
+    # -- conversion -------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        cfg = cls()
+        apply_dict(cfg, d)
+        return cfg
+
+    def copy(self) -> "RunConfig":
+        return copy.deepcopy(self)
+
+
+SECTIONS = ("model", "data", "train", "budget", "eval", "hardware")
+
+
+def field_specs() -> list[dict]:
+    """Every settable field as a plain dict: name (dotted), section, key, type, default, help, choices, min, max,
+    unit. The console builds its form from this list."""
+    out = []
+    default = RunConfig()
+    for sec in ("",) + SECTIONS:
+        obj = default if not sec else getattr(default, sec)
+        for fl in fields(obj):
+            if not sec and fl.name in SECTIONS:
+                continue
+            value = getattr(obj, fl.name)
+            out.append({
+                "name": f"{sec}.{fl.name}" if sec else fl.name,
+                "section": sec or "run",
+                "key": fl.name,
+                "type": _type_name(value),
+                "default": value,
+                **fl.metadata,
+            })
+    return out
+
+
+def _type_name(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, list):
+        return "list"
+    return "str"
+
+
+def _spec(name: str) -> dict:
+    for s in field_specs():
+        if s["name"] == name:
+            return s
+    known = ", ".join(s["name"] for s in field_specs())
+    raise ConfigError(name, f"unknown setting. Known settings: {known}")
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Convert a value (often a string from the command line or a form) to the field's type."""
+    spec = _spec(name)
+    t = spec["type"]
+    try:
+        if t == "bool":
+            if isinstance(value, str):
+                v = value.strip().lower()
+                if v in ("1", "true", "yes", "on"):
+                    return True
+                if v in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            return bool(value)
+        if t == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            if isinstance(value, str):
+                value = value.strip().replace("_", "")
+                fv = float(value)
+                if not fv.is_integer():
+                    raise ValueError
+                return int(fv)
+            return int(value)
+        if t == "float":
+            return float(value)
+        if t == "list":
+            if isinstance(value, str):
+                return [x.strip() for x in value.split(",") if x.strip()]
+            return [str(x) for x in value]
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(name, f"expected {'a whole number' if t == 'int' else 'a ' + t}, got {value!r}") from None
+
+
+def get_value(cfg: RunConfig, name: str) -> Any:
+    obj = cfg
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def set_value(cfg: RunConfig, name: str, value: Any) -> None:
+    value = coerce(name, value)
+    parts = name.split(".")
+    obj = cfg
+    for part in parts[:-1]:
+        obj = getattr(obj, part)
+    setattr(obj, parts[-1], value)
+
+
+def apply_dict(cfg: RunConfig, d: dict, prefix: str = "") -> None:
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and k in SECTIONS and not prefix:
+            apply_dict(cfg, v, prefix=f"{k}.")
+        else:
+            set_value(cfg, name, v)
+
+
+def apply_overrides(cfg: RunConfig, overrides: list[str]) -> None:
+    """Apply `section.key=value` strings (the CLI's --set)."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(item, "expected section.key=value, e.g. train.lr=1e-4")
+        k, v = item.split("=", 1)
+        set_value(cfg, k.strip(), v)
+
+
+def validate_field(name: str, value: Any) -> str | None:
+    """Return None when `value` is allowed for `name`, else the message to show."""
+    spec = _spec(name)
+    try:
+        value = coerce(name, value)
+    except ConfigError as e:
+        return e.message
+    if spec["choices"] and value not in spec["choices"]:
+        return f"{value!r} is not allowed; choose one of {', '.join(spec['choices'])}"
+    if spec["type"] in ("int", "float"):
+        if value != value:  # NaN
+            return "must be a number"
+        lo, hi = spec["min"], spec["max"]
+        if lo is not None and value < lo:
+            return f"{value} is below the minimum {lo}" + (f" (allowed {lo}..{hi})" if hi is not None else "")
+        if hi is not None and value > hi:
+            return f"{value} is above the maximum {hi}" + (f" (allowed {lo}..{hi})" if lo is not None else "")
+    if name == "data.languages":
+        if not value:
+            return "choose at least one language"
+        bad = [x for x in value if x not in LANGUAGES]
+        if bad:
+            return f"unknown language {', '.join(bad)}; choose from {', '.join(LANGUAGES)}"
+    return None
+
+
+def validate(cfg: RunConfig) -> list[ConfigError]:
+    """All problems of a config, field checks first, then checks that involve several fields."""
+    errors = []
+    for spec in field_specs():
+        msg = validate_field(spec["name"], get_value(cfg, spec["name"]))
+        if msg:
+            errors.append(ConfigError(spec["name"], msg))
+    if cfg.model.source in ("encoder", "seq2seq") and not cfg.model.name_or_path.strip():
+        errors.append(ConfigError("model.name_or_path", f"model.source={cfg.model.source} needs a hub id or a "
+                                  "local folder (e.g. microsoft/codebert-base)"))
+    if cfg.data.source == "codexglue":
+        if not cfg.data.path.strip():
+            errors.append(ConfigError("data.path", "data.source=codexglue needs the CodeXGLUE folder "
+                                      "(DIR/{lang}/{train,valid,test}.jsonl)"))
+        elif not Path(cfg.data.path).expanduser().is_dir():
+            errors.append(ConfigError("data.path", f"folder {cfg.data.path!r} does not exist"))
+    if cfg.data.source == "builtin" and cfg.data.languages != ["python"]:
+        errors.append(ConfigError("data.languages", "the built-in corpus has Python only; set data.languages="
+                                  "python or use data.source=codexglue"))
+    if cfg.train.schedule == "linear" and cfg.budget.max_steps <= 0 and cfg.budget.max_epochs <= 0:
+        errors.append(ConfigError("train.schedule", "the step-based 'linear' schedule needs budget.max_steps > 0 "
+                                  "or budget.max_epochs > 0; use budget-linear for a time-budgeted run"))
+    if cfg.hardware.gpus > 1 and cfg.hardware.device == "cpu":
+        errors.append(ConfigError("hardware.gpus", "more than one GPU needs hardware.device=cuda or auto"))
+    return errors
+
+
+def check(cfg: RunConfig) -> None:
+    errors = validate(cfg)
+    if errors:
+        raise errors[0]
+
+
+# -- files ----------------------------------------------------------------------------------------------------
+def load(path: str | os.PathLike) -> RunConfig:
+    """Load a config from a .toml or .json file (sections as tables / objects)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("config", f"file {str(p)!r} not found")
+    text = p.read_text(encoding="utf-8")
+    try:
+        d = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError("config", f"{p}: cannot parse: {e}") from None
+    return RunConfig.from_dict(d)
+
+
+def dumps_toml(cfg: RunConfig) -> str:
+    d = cfg.to_dict()
+    lines = []
+    for k, v in d.items():
+        if k not in SECTIONS:
+            lines.append(f"{k} = {_toml_value(v)}")
+    for sec in SECTIONS:
+        lines.append("")
+        lines.append(f"[{sec}]")
+        for k, v in d[sec].items():
+            lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))
+
+
+def save(cfg: RunConfig, path: str | os.PathLike) -> None:
+    p = Path(path)
+    text = json.dumps(cfg.to_dict(), indent=2) if p.suffix == ".json" else dumps_toml(cfg)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, p)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def preset(name: str) -> RunConfig:
+    p = PRESETS_DIR / f"{name}.toml"
+    if not p.is_file():
+        raise ConfigError("preset", f"unknown preset {name!r}; available: {', '.join(preset_names())}")
+    cfg = load(p)
+    if not cfg.name:
+        cfg.name = name
+    return cfg
+
+
+def diff(a: RunConfig, b: RunConfig) -> dict[str, tuple]:
+    """Fields whose values differ: {name: (a_value, b_value)}."""
+    out = {}
+    for spec in field_specs():
+        va, vb = get_value(a, spec["name"]), get_value(b, spec["name"])
+        if va != vb:
+            out[spec["name"]] = (va, vb)
+    return out
+
+
+def to_cli_args(cfg: RunConfig, base: RunConfig | None = None) -> list[str]:
+    """`--set` arguments that turn `base` (default config) into `cfg`: the console's command-line box."""
+    base = base or RunConfig()
+    args = []
+    for name, (_, v) in diff(base, cfg).items():
+        if isinstance(v, list):
+            v = ",".join(v)
+        elif isinstance(v, bool):
+            v = "true" if v else "false"
+        args += ["--set", f"{name}={v}"]
+    return args

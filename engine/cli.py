@@ -1,0 +1,193 @@
+"""`cram`: train, eval, bleu, data, config — the headless engine the console drives."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# before torch is imported anywhere: idle OpenMP threads wait passively, so a second process on the same cores
+# (the console, a test runner) does not make training 7-10x slower
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+from . import config as config_lib  # noqa: E402  (pure Python)
+
+
+def _resolve_config(args) -> config_lib.RunConfig:
+    if args.resume:
+        cfg = config_lib.load(Path(args.resume) / "config.json")
+    elif args.config:
+        cfg = config_lib.load(args.config)
+    elif args.preset:
+        cfg = config_lib.preset(args.preset)
+    else:
+        cfg = config_lib.RunConfig()
+    if args.config and args.preset:
+        raise config_lib.ConfigError("preset", "give either a CONFIG file or --preset, not both")
+    config_lib.apply_overrides(cfg, args.set or [])
+    return cfg
+
+
+def cmd_train(args) -> int:
+    from .events import EventWriter
+    from .progress import ProgressLine
+    from .rundir import new_run_dir
+
+    try:
+        cfg = _resolve_config(args)
+        errors = config_lib.validate(cfg)
+        if errors:
+            raise errors[0]
+    except config_lib.ConfigError as e:
+        print(f"cram: invalid config: {e}", file=sys.stderr)
+        if args.jsonl:
+            from .events import encode
+
+            print(encode("error", kind="config", message=str(e), hint="fix the setting and start again"))
+            print(encode("done", status="failed", stopped=False))
+        return 2
+    if args.resume:
+        run_dir = Path(args.resume)
+    elif args.run_dir:
+        run_dir = Path(args.run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir = new_run_dir(args.runs_dir, cfg.name or "run")
+    writer = EventWriter(run_dir / "events.jsonl", sys.stdout if args.jsonl else None)
+    progress = None if args.jsonl else ProgressLine()
+    print(f"cram: run directory {run_dir}", file=sys.stderr, flush=True)
+
+    from .train import Trainer, install_signal_handlers
+
+    trainer = Trainer(cfg, run_dir, writer, resume=bool(args.resume), progress=progress)
+    install_signal_handlers(trainer)
+    try:
+        code = trainer.run()
+    finally:
+        writer.close()
+    if code == 0 and not args.jsonl:
+        _print_results(run_dir)
+    return code
+
+
+def _print_results(run_dir: Path) -> None:
+    from .rundir import read_results
+
+    rows = read_results(run_dir)
+    if not rows:
+        return
+    print(f"\nResults ({run_dir}):")
+    print(f"{'language':<12}{'split':<7}{'n':>7}{'BLEU-4':>9}{'NLTK':>9}{'decode s':>10}")
+    for r in rows:
+        print(f"{r['language']:<12}{r['split']:<7}{r['n']:>7}{r['bleu4']:>9.2f}{r['nltk_bleu4']:>9.2f}"
+              f"{r['decode_seconds']:>10.1f}")
+    print(f"Re-score with the official evaluator: python evaluator.py {run_dir}/<lang>_<split>.gold "
+          f"< {run_dir}/<lang>_<split>.output")
+
+
+def cmd_eval(args) -> int:
+    from .evaluator import evaluate_run
+
+    return evaluate_run(Path(args.run_dir), split=args.split, beam=args.beam, checkpoint=args.checkpoint,
+                        jsonl=args.jsonl)
+
+
+def cmd_bleu(args) -> int:
+    from . import bleu
+
+    return bleu.main([args.reference])
+
+
+def cmd_data(args) -> int:
+    from . import corpus, data
+
+    if args.data_cmd == "build-stdlib":
+        manifest = corpus.build_stdlib_corpus(Path(args.out), include_site_packages=args.site_packages)
+        print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in manifest["counts"].items()))
+        return 0
+    if args.data_cmd == "stats":
+        try:
+            rows = data.stats(Path(args.path))
+        except data.DataError as e:
+            print(f"cram: {e}", file=sys.stderr)
+            return 2
+        print(data.format_stats(rows))
+        return 0
+    return 2
+
+
+def cmd_config(args) -> int:
+    import json
+
+    if args.config_cmd == "schema":
+        print(json.dumps(config_lib.field_specs(), indent=2, default=str))
+    elif args.config_cmd == "show":
+        print(config_lib.dumps_toml(config_lib.preset(args.preset) if args.preset else config_lib.RunConfig()),
+              end="")
+    elif args.config_cmd == "presets":
+        print("\n".join(config_lib.preset_names()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cram", description="Cram code-summarization models under a time budget "
+                                "and evaluate them like CodeXGLUE code-to-text (smoothed BLEU-4).")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    t = sub.add_parser("train", help="train (or resume) a run, then evaluate it")
+    t.add_argument("config", nargs="?", help="config file (.toml or .json)")
+    t.add_argument("--preset", help=f"start from a preset: {', '.join(config_lib.preset_names())}")
+    t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting (repeatable)")
+    t.add_argument("--run-dir", help="write the run here (default: RUNS_DIR/DATE-NAME)")
+    t.add_argument("--runs-dir", help="parent folder for new runs (default: ./runs or $CRAM_RUNS_DIR)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last checkpoint")
+    t.add_argument("--jsonl", action="store_true", help="stream events as JSON lines on stdout")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a run's checkpoint on a split")
+    e.add_argument("run_dir")
+    e.add_argument("--split", default="test", choices=["test", "valid"])
+    e.add_argument("--beam", type=int, default=None, help="beam size (default: the run's)")
+    e.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    e.add_argument("--jsonl", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
+    b = sub.add_parser("bleu", help="smoothed BLEU-4 as the CodeXGLUE evaluator: cram bleu REF < PRED")
+    b.add_argument("reference", help="reference file, idx<TAB>text per line")
+    b.set_defaults(func=cmd_bleu)
+
+    d = sub.add_parser("data", help="corpora")
+    dsub = d.add_subparsers(dest="data_cmd", required=True)
+    bs = dsub.add_parser("build-stdlib", help="build the built-in corpus from this Python's standard library")
+    bs.add_argument("out")
+    bs.add_argument("--site-packages", action="store_true", help="also use installed site-packages")
+    st = dsub.add_parser("stats", help="usable and skipped examples per language and split")
+    st.add_argument("path")
+    d.set_defaults(func=cmd_data)
+
+    c = sub.add_parser("config", help="settings: schema (JSON), show (TOML), presets")
+    csub = c.add_subparsers(dest="config_cmd", required=True)
+    csub.add_parser("schema")
+    sh = csub.add_parser("show")
+    sh.add_argument("--preset")
+    csub.add_parser("presets")
+    c.set_defaults(func=cmd_config)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except config_lib.ConfigError as e:
+        print(f"cram: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cram: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,243 @@
+"""Reading CodeXGLUE code-to-text data: DIR/{lang}/{train,valid,test}.jsonl, one JSON object per line.
+
+Pure Python (no torch, no Qt): the console uses it for `cram data stats` and to check a folder before a run.
+Turning text into model tokens happens elsewhere.
+
+Each line is read the way the CodeXGLUE code-to-text scripts read it: source = ' '.join(code_tokens) and
+target = ' '.join(docstring_tokens), with runs of whitespace collapsed. Bad lines (blank, broken JSON, invalid
+UTF-8, missing or ill-typed token lists) are skipped one by one and counted per reason in a SplitReport, so one
+damaged line never costs the whole file; a file with no usable line at all is a DataError.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .config import LANGUAGES
+
+SPLITS = ("train", "valid", "test")
+MAX_SKIPPED_LINES = 10  # line numbers kept in a report
+FORMAT_HINT = ("each line must be a JSON object with non-empty 'code_tokens' and 'docstring_tokens' lists of "
+               "strings (the CodeXGLUE code-to-text format)")
+LAYOUT_HINT = ("expected the CodeXGLUE code-to-text layout DIR/{lang}/{train,valid,test}.jsonl, e.g. the "
+               "preprocessed dataset of microsoft/CodeXGLUE Code-Text/code-to-text, or use data.source=builtin")
+
+
+class DataError(ValueError):
+    """A data file or folder cannot be used. The message names the file, the reason and what to do."""
+
+
+@dataclass
+class Example:
+    idx: int            # the example's id in the evaluator's output files: 'idx' if the line has one, else line - 1
+    language: str
+    source: str         # ' '.join(code_tokens)
+    target: str         # ' '.join(docstring_tokens)
+    code: str           # the original code when the line has it, else `source`
+    path: str           # repo/path, or ''
+    func_name: str
+
+
+@dataclass
+class SplitReport:
+    path: str
+    language: str
+    split: str
+    n: int = 0
+    skipped: int = 0
+    skipped_lines: list[int] = field(default_factory=list)   # first few, 1-based
+    reasons: dict[str, int] = field(default_factory=dict)    # reason -> count
+
+    def to_event(self) -> dict:
+        """Fields of the `data` event (see engine.events)."""
+        d = asdict(self)
+        return {k: d[k] for k in ("language", "split", "n", "skipped", "skipped_lines", "reasons", "path")}
+
+    def skip_summary(self) -> str:
+        """'bad_json 3, blank 1' (most frequent first)."""
+        return ", ".join(f"{r} {c}" for r, c in sorted(self.reasons.items(), key=lambda rc: (-rc[1], rc[0])))
+
+
+# -- one line ---------------------------------------------------------------------------------------------------
+def _tokens(obj: dict, key: str) -> tuple[str | None, str]:
+    """(joined text, '') for a usable token list, else (None, reason)."""
+    if key not in obj or obj[key] is None:
+        return None, "missing_field"
+    toks = obj[key]
+    if not isinstance(toks, list) or not all(isinstance(t, str) for t in toks):
+        return None, "bad_type"
+    text = " ".join(" ".join(toks).split())
+    if not text:
+        return None, "empty"
+    return text, ""
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse_line(raw: bytes, lineno: int, language: str) -> tuple[Example | None, str]:
+    """One raw line (without its newline) -> (Example, '') or (None, reason)."""
+    if not raw.strip():
+        return None, "blank"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "bad_utf8"
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return None, "bad_json"
+    if not isinstance(obj, dict):
+        return None, "not_object"
+    source, why = _tokens(obj, "code_tokens")
+    if source is None:
+        return None, why
+    target, why = _tokens(obj, "docstring_tokens")
+    if target is None:
+        return None, why
+    idx = obj.get("idx")
+    if not isinstance(idx, int) or isinstance(idx, bool):
+        idx = lineno - 1
+    repo, path = _text(obj.get("repo")), _text(obj.get("path"))
+    return Example(
+        idx=idx,
+        language=language,
+        source=source,
+        target=target,
+        code=_text(obj.get("code")) or source,
+        path=f"{repo}/{path}" if repo and path else path,
+        func_name=_text(obj.get("func_name")),
+    ), ""
+
+
+# -- one file ---------------------------------------------------------------------------------------------------
+def scan_split(path, language: str, split: str, max_examples: int = 0) -> tuple[list[Example], SplitReport]:
+    """Read what is usable from one .jsonl file; never raises for bad content (only for an unreadable file)."""
+    p = Path(path)
+    report = SplitReport(path=str(p), language=language, split=split)
+    reasons: Counter = Counter()
+    examples: list[Example] = []
+    with open(p, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            raw = raw.rstrip(b"\r\n")
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte order mark
+            ex, why = parse_line(raw, lineno, language)
+            if ex is None:
+                reasons[why] += 1
+                if len(report.skipped_lines) < MAX_SKIPPED_LINES:
+                    report.skipped_lines.append(lineno)
+                continue
+            examples.append(ex)
+            if max_examples > 0 and len(examples) >= max_examples:
+                break
+    report.n = len(examples)
+    report.skipped = sum(reasons.values())
+    report.reasons = dict(sorted(reasons.items()))
+    return examples, report
+
+
+def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a .jsonl file. Hint: {LAYOUT_HINT}")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found. Hint: {LAYOUT_HINT}")
+
+
+def read_split(path, language: str, split: str, max_examples: int = 0) -> tuple[list[Example], SplitReport]:
+    """Read a CodeXGLUE code-to-text .jsonl file. `max_examples` > 0 keeps the first N usable examples (the
+    report then covers the lines read up to there). Raises DataError when the file is missing or unreadable, or
+    when no usable example remains."""
+    p = Path(path)
+    _check_file(p)
+    try:
+        examples, report = scan_split(p, language, split, max_examples)
+    except OSError as e:
+        raise DataError(f"{p}: cannot read: {e.strerror or e}. Hint: check the file's permissions") from None
+    if not examples:
+        if report.skipped:
+            why = f"{report.skipped} lines skipped: {report.skip_summary()}; first bad lines {report.skipped_lines}"
+        else:
+            why = "the file is empty"
+        raise DataError(f"{p}: no usable example ({why}). Hint: {FORMAT_HINT}")
+    return examples, report
+
+
+# -- a folder ---------------------------------------------------------------------------------------------------
+def split_path(root, language: str, split: str) -> Path:
+    return Path(root) / language / f"{split}.jsonl"
+
+
+def _check_root(root) -> Path:
+    r = Path(root).expanduser()
+    if not r.is_dir():
+        raise DataError(f"{r}: folder not found. Hint: {LAYOUT_HINT}")
+    return r
+
+
+def find_languages(root) -> list[str]:
+    """Languages (in engine.config.LANGUAGES order) whose folder ROOT/{lang}/ holds train, valid and test .jsonl."""
+    r = Path(root).expanduser()
+    return [lang for lang in LANGUAGES if all(split_path(r, lang, s).is_file() for s in SPLITS)]
+
+
+def load_corpus(root, languages, max_train: int = 0, max_valid: int = 0,
+                max_test: int = 0) -> dict[tuple[str, str], tuple[list[Example], SplitReport]]:
+    """Read train/valid/test of every language: {(lang, split): (examples, report)}. A missing split file is a
+    DataError naming the expected path."""
+    r = _check_root(root)
+    limits = {"train": max_train, "valid": max_valid, "test": max_test}
+    out = {}
+    for lang in languages:
+        for split in SPLITS:
+            p = split_path(r, lang, split)
+            if not p.exists():
+                found = find_languages(r)
+                have = f"complete languages here: {', '.join(found)}" if found else "no complete language here"
+                raise DataError(f"{p}: file not found ({have}). Hint: {LAYOUT_HINT}")
+            out[(lang, split)] = read_split(p, lang, split, limits[split])
+    return out
+
+
+def stats(root) -> list[dict]:
+    """One row per split file present under ROOT: {language, split, n, skipped, reasons, path}
+    (`cram data stats PATH`). Raises DataError when the folder is missing or holds no split file."""
+    r = _check_root(root)
+    rows = []
+    for lang in LANGUAGES:
+        for split in SPLITS:
+            p = split_path(r, lang, split)
+            if not p.is_file():
+                continue
+            _, rep = scan_split(p, lang, split)
+            rows.append({"language": lang, "split": split, "n": rep.n, "skipped": rep.skipped,
+                         "reasons": rep.reasons, "path": str(p)})
+    if not rows:
+        raise DataError(f"{r}: no split file found. Hint: {LAYOUT_HINT}")
+    return rows
+
+
+def format_stats(rows: list[dict]) -> str:
+    """An aligned text table of `stats` rows, with a total line and why lines were skipped."""
+    if not rows:
+        return "(no split files)"
+    table = [("language", "split", "examples", "skipped", "path")]
+    for row in rows:
+        table.append((row["language"], row["split"], str(row["n"]), str(row["skipped"]), row["path"]))
+    table.append(("total", "", str(sum(r["n"] for r in rows)), str(sum(r["skipped"] for r in rows)), ""))
+    widths = [max(len(t[i]) for t in table) for i in range(4)]
+    lines = []
+    for i, t in enumerate(table):
+        lines.append("  ".join([t[0].ljust(widths[0]), t[1].ljust(widths[1]), t[2].rjust(widths[2]),
+                                t[3].rjust(widths[3]), t[4]]).rstrip())
+        if i == 0 or i == len(table) - 2:
+            lines.append("-" * len(lines[0]))
+    reasons: Counter = Counter()
+    for row in rows:
+        reasons.update(row.get("reasons") or {})
+    if reasons:
+        lines.append("skipped lines: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""Dev loss/perplexity, dev BLEU on a fixed subset, and the final per-language evaluation that writes
+predictions in the official format, results.csv, samples, and `result` / `samples` events."""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import torch
+
+from . import bleu
+from .batching import Encoded, collate, sorted_batches
+from .data import Example
+from .generate import generate_texts
+from .rundir import write_predictions
+
+
+@dataclass
+class EvalSet:
+    language: str
+    split: str
+    examples: list[Example]
+    enc: Encoded
+
+
+def token_loss(model, batch: dict, device, label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
+    """Sum of cross-entropy over real target tokens, and their count (padding never contributes)."""
+    out = model(input_ids=batch["input_ids"].to(device, non_blocking=True),
+                attention_mask=batch["attention_mask"].to(device, non_blocking=True),
+                decoder_input_ids=batch["decoder_input_ids"].to(device, non_blocking=True),
+                decoder_attention_mask=batch["decoder_attention_mask"].to(device, non_blocking=True))
+    labels = batch["labels"].to(device, non_blocking=True)
+    logits = out.logits.float()
+    loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1),
+                                             ignore_index=-100, reduction="sum",
+                                             label_smoothing=label_smoothing)
+    return loss, int((labels != -100).sum())
+
+
+def dev_loss(model, enc: Encoded, ids: dict, batch_size: int, device, autocast) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode(), autocast:
+        for b in sorted_batches([len(s) for s in enc.src], batch_size):
+            loss, n = token_loss(model, collate(enc, b, ids), device)
+            total += float(loss)
+            count += n
+    return total / max(count, 1)
+
+
+def decode_and_score(model, tokenizer, es: EvalSet, ids: dict, *, beam_size: int, max_len: int,
+                     batch_size: int, device, autocast) -> dict:
+    preds, seconds = generate_texts(model, tokenizer, es.enc.src, ids, beam_size=beam_size, max_len=max_len,
+                                    batch_size=batch_size, device=device, autocast=autocast)
+    refs = [e.target for e in es.examples]
+    return {"predictions": preds, "references": refs, "seconds": seconds,
+            "bleu4": bleu.smoothed_bleu4(refs, preds), "nltk_bleu4": bleu.nltk_corpus_bleu4(refs, preds)}
+
+
+def pick_samples(es: EvalSet, scored: dict, k: int, seed: int) -> list[dict]:
+    idx = list(range(len(es.examples)))
+    random.Random(seed).shuffle(idx)
+    items = []
+    for i in sorted(idx[:k]):
+        ex = es.examples[i]
+        items.append({"idx": i, "language": es.language, "split": es.split, "code": ex.code,
+                      "reference": scored["references"][i], "prediction": scored["predictions"][i],
+                      "bleu": round(bleu.sentence_bleu4(scored["references"][i], scored["predictions"][i]), 4)})
+    return items
+
+
+def final_evaluation(model, tokenizer, sets: list[EvalSet], ids: dict, *, run_dir, beam_size: int,
+                     max_len: int, batch_size: int, device, autocast, n_samples: int, seed: int,
+                     emit) -> tuple[list[dict], list[dict]]:
+    rows, all_samples = [], []
+    for es in sets:
+        sc = decode_and_score(model, tokenizer, es, ids, beam_size=beam_size, max_len=max_len,
+                              batch_size=batch_size, device=device, autocast=autocast)
+        write_predictions(run_dir, es.language, es.split, sc["predictions"], sc["references"])
+        row = {"language": es.language, "split": es.split, "n": len(es.examples),
+               "bleu4": sc["bleu4"], "nltk_bleu4": sc["nltk_bleu4"],
+               "decode_seconds": round(sc["seconds"], 3), "beam_size": beam_size}
+        rows.append(row)
+        emit("result", **row)
+        samples = pick_samples(es, sc, n_samples, seed)
+        all_samples += samples
+        if samples:
+            emit("samples", language=es.language, split=es.split, items=samples)
+    return rows, all_samples
+
+
+def perplexity(loss: float) -> float:
+    return math.exp(min(loss, 50.0))

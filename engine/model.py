@@ -1,0 +1,193 @@
+"""Build, save and load the seq2seq model. Every kind ends as a transformers model with generate() and
+save_pretrained():
+
+  scratch  BART-shaped encoder-decoder (shared embeddings), sizes tiny/small/base, own BPE tokenizer
+  encoder  CodeBERT code2nl: a pretrained RoBERTa-style encoder + a fresh N-layer Transformer decoder with
+           cross-attention whose word embeddings (input and output) are tied to the encoder's
+  seq2seq  any pretrained AutoModelForSeq2SeqLM (e.g. a CodeT5 checkpoint)
+
+A saved model folder holds the HF files, the tokenizer, and `cram_model.json` (kind + tying) so loading
+restores the same structure. trust_remote_code stays off everywhere.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from transformers import (AutoConfig, AutoModel, AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration,
+                          EncoderDecoderModel, RobertaConfig, RobertaForCausalLM)
+
+from .config import ModelConfig
+
+META_FILE = "cram_model.json"
+SIZES = {  # d_model, encoder layers, decoder layers, heads, ffn
+    "tiny": (64, 2, 2, 4, 256),
+    "small": (256, 4, 4, 4, 1024),
+    "base": (768, 12, 6, 12, 3072),  # CodeBERT's encoder shape + the recipe's 6-layer decoder
+}
+
+
+class ModelError(RuntimeError):
+    pass
+
+
+def _sdpa_kwargs() -> dict:
+    return {"attn_implementation": "sdpa"}
+
+
+def build_scratch(cfg: ModelConfig, tokenizer, max_positions: int) -> BartForConditionalGeneration:
+    d, n_enc, n_dec, heads, ffn = SIZES[cfg.size]
+    conf = BartConfig(
+        vocab_size=len(tokenizer), d_model=d, encoder_layers=n_enc, decoder_layers=n_dec,
+        encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
+        max_position_embeddings=max_positions, dropout=cfg.dropout, attention_dropout=0.0,
+        activation_dropout=0.0, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.bos_token_id,
+        forced_bos_token_id=None, forced_eos_token_id=None, scale_embedding=False,
+        tie_word_embeddings=True)
+    return BartForConditionalGeneration._from_config(conf, **_sdpa_kwargs())
+
+
+def build_encoder_decoder(cfg: ModelConfig, tokenizer) -> EncoderDecoderModel:
+    """code2nl: pretrained encoder + fresh decoder, decoder word embeddings = encoder word embeddings."""
+    try:
+        encoder = AutoModel.from_pretrained(cfg.name_or_path, trust_remote_code=False, **_sdpa_kwargs())
+    except OSError as e:
+        raise ModelError(f"cannot load encoder {cfg.name_or_path!r}: {e}. Give a local folder (config.json + "
+                         "weights) or a hub id reachable from this machine.") from None
+    ec = encoder.config
+    dec_conf = RobertaConfig(
+        vocab_size=ec.vocab_size, hidden_size=ec.hidden_size, num_attention_heads=ec.num_attention_heads,
+        intermediate_size=getattr(ec, "intermediate_size", 4 * ec.hidden_size),
+        max_position_embeddings=getattr(ec, "max_position_embeddings", 514),
+        num_hidden_layers=cfg.decoder_layers, hidden_dropout_prob=cfg.dropout,
+        attention_probs_dropout_prob=cfg.dropout, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        is_decoder=True, add_cross_attention=True, type_vocab_size=getattr(ec, "type_vocab_size", 1))
+    decoder = RobertaForCausalLM._from_config(dec_conf, **_sdpa_kwargs())
+    model = EncoderDecoderModel(encoder=encoder, decoder=decoder)
+    _set_special_ids(model, tokenizer, start=tokenizer.bos_token_id)
+    tie_decoder_embeddings(model)
+    return model
+
+
+def tie_decoder_embeddings(model: EncoderDecoderModel) -> None:
+    shared = model.encoder.get_input_embeddings().weight
+    model.decoder.get_input_embeddings().weight = shared
+    model.decoder.get_output_embeddings().weight = shared
+
+
+def load_seq2seq(name_or_path: str) -> nn.Module:
+    try:
+        conf = AutoConfig.from_pretrained(name_or_path, trust_remote_code=False)
+    except OSError as e:
+        raise ModelError(f"cannot load seq2seq model {name_or_path!r}: {e}") from None
+    if not conf.is_encoder_decoder:
+        raise ModelError(f"{name_or_path!r} is a {conf.model_type} model, not an encoder-decoder; use "
+                         "model.source=encoder for an encoder-only checkpoint")
+    try:
+        return AutoModelForSeq2SeqLM.from_pretrained(name_or_path, trust_remote_code=False, **_sdpa_kwargs())
+    except (ValueError, ImportError):  # architecture without SDPA support
+        return AutoModelForSeq2SeqLM.from_pretrained(name_or_path, trust_remote_code=False)
+
+
+def _set_special_ids(model, tokenizer, start: int) -> None:
+    for conf in (model.config, model.generation_config):
+        conf.decoder_start_token_id = start
+        conf.pad_token_id = tokenizer.pad_token_id
+        conf.eos_token_id = tokenizer.eos_token_id
+        conf.bos_token_id = tokenizer.bos_token_id
+
+
+def special_ids(model) -> dict:
+    c = model.config
+    start = c.decoder_start_token_id
+    if start is None:
+        start = c.bos_token_id if c.bos_token_id is not None else c.pad_token_id
+    return {"start": start, "eos": c.eos_token_id, "pad": c.pad_token_id}
+
+
+def build(cfg: ModelConfig, tokenizer, max_positions: int):
+    if cfg.source == "scratch":
+        model, kind = build_scratch(cfg, tokenizer, max_positions), "scratch"
+    elif cfg.source == "encoder":
+        model, kind = build_encoder_decoder(cfg, tokenizer), "encoder"
+    else:
+        model, kind = load_seq2seq(cfg.name_or_path), "seq2seq"
+        if model.config.decoder_start_token_id is None:
+            _set_special_ids(model, tokenizer, start=tokenizer.pad_token_id)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, {"kind": kind, "tie_decoder_embeddings": kind == "encoder"}
+
+
+@contextmanager
+def _untied_for_saving(model, meta: dict):
+    """safetensors refuses tensors shared in ways the model class does not declare: save the tied decoder
+    embedding as its own copy, then tie again (loading re-ties from the meta file)."""
+    if not meta.get("tie_decoder_embeddings"):
+        yield
+        return
+    shared = model.encoder.get_input_embeddings().weight
+    copy = nn.Parameter(shared.detach().clone(), requires_grad=False)
+    model.decoder.get_input_embeddings().weight = copy
+    model.decoder.get_output_embeddings().weight = copy
+    try:
+        yield
+    finally:
+        tie_decoder_embeddings(model)
+
+
+def save(model, tokenizer, meta: dict, folder: str | Path) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = getattr(model, "_orig_mod", model)  # unwrap torch.compile
+    with _untied_for_saving(target, meta):
+        target.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2))
+
+
+def load(folder: str | Path):
+    """(model, tokenizer, meta) from a folder written by `save` (a checkpoint or an exported model)."""
+    from .tokenizer import load_tokenizer
+
+    folder = Path(folder)
+    meta_path = folder / META_FILE
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"kind": "seq2seq"}
+    if meta.get("kind") == "encoder":
+        model = EncoderDecoderModel.from_pretrained(folder, **_sdpa_kwargs())
+        tie_decoder_embeddings(model)
+    else:
+        model = load_seq2seq(str(folder))
+    return model, load_tokenizer(folder), meta
+
+
+def count_params(model) -> int:
+    seen, n = set(), 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            n += p.numel()
+    return n
+
+
+def flops_per_token(model, src_len: float, tgt_len: float) -> float:
+    """Training FLOPs per real token (fwd+bwd ≈ 3× fwd): 6·N for the non-embedding weights, plus attention
+    scores/values: 12·layers·d·context per token (self-attn over its own length, cross-attn over the source)."""
+    emb = model.get_input_embeddings().weight.numel()
+    n = count_params(model) - emb
+    c = model.config
+    d = getattr(c, "d_model", None) or getattr(getattr(c, "encoder", c), "hidden_size", 768)
+    n_enc = getattr(c, "encoder_layers", None) or getattr(getattr(c, "encoder", c), "num_hidden_layers", 12)
+    n_dec = getattr(c, "decoder_layers", None) or getattr(getattr(c, "decoder", c), "num_hidden_layers", 6)
+    total = src_len + tgt_len
+    attn = 12 * d * (n_enc * src_len * src_len + n_dec * (tgt_len * tgt_len + tgt_len * src_len))
+    return 6 * n + attn / max(total, 1)
+
+
+def to_device(model, device: torch.device):
+    return model.to(device)

@@ -1,0 +1,67 @@
+"""A human progress line on stderr (when events are not streamed as JSON lines): budget bar, ETA, loss."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "--:--"
+    s = int(max(0, s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+class ProgressLine:
+    def __init__(self, stream=None, width: int = 24):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last = 0.0
+        self.budget = None
+
+    def _print(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def on_event(self, ev: dict) -> None:
+        kind = ev.get("event")
+        if kind == "started":
+            self.budget = ev.get("budget_seconds")
+            self._print(f"cram: {ev.get('device')}, {ev.get('n_params', 0) / 1e6:.1f}M parameters, "
+                        f"{ev.get('n_train')} training examples, budget {fmt_seconds(self.budget)}", final=True)
+        elif kind == "step":
+            now = time.monotonic()
+            if now - self._last < (0.5 if self.tty else 10.0):
+                return
+            self._last = now
+            p = ev.get("progress") or 0.0
+            filled = int(p * self.width)
+            bar = "#" * filled + "." * (self.width - filled)
+            remaining = (self.budget or 0) - (ev.get("elapsed") or 0)
+            loss = ev.get("loss")
+            tps = ev.get("tokens_per_s")
+            loss_s = f"loss {loss:.3f} " if loss is not None else ""
+            self._print(f"[{bar}] {p * 100:5.1f}% step {ev.get('step')} {loss_s}{tps or 0:,.0f} tok/s "
+                        f"ETA {fmt_seconds(remaining)}")
+        elif kind == "eval":
+            self._print(f"dev @ step {ev.get('step')}: loss {ev.get('dev_loss'):.3f} BLEU-4 {ev.get('dev_bleu'):.2f}"
+                        f"{' (best)' if ev.get('best') else ''} [{ev.get('eval_seconds'):.1f}s]", final=True)
+        elif kind == "checkpoint":
+            pass
+        elif kind == "result":
+            self._print(f"{ev.get('language')} {ev.get('split')}: BLEU-4 {ev.get('bleu4'):.2f} "
+                        f"(n={ev.get('n')}, {ev.get('decode_seconds'):.1f}s)", final=True)
+        elif kind in ("log",):
+            self._print(f"{ev.get('level')}: {ev.get('message')}", final=True)
+        elif kind == "error":
+            self._print(f"error: {ev.get('message')}\n  hint: {ev.get('hint')}", final=True)
+        elif kind == "done":
+            self._print(f"done ({ev.get('status')}): step {ev.get('step')}, trained "
+                        f"{fmt_seconds(ev.get('elapsed'))}, dev evaluation {fmt_seconds(ev.get('eval_seconds'))}",
+                        final=True)

@@ -1,0 +1,43 @@
+"""Budget clock and budget-aware schedules."""
+import time
+
+import pytest
+
+from engine.budget import BudgetClock, lr_factor
+
+
+def test_budget_triangle_matches_cramming():
+    for x, want in [(0.0, 0.25), (0.5, 0.75), (0.75, 1.0), (0.875, 0.5), (1.0, 0.0)]:
+        assert lr_factor("budget-triangle", x) == pytest.approx(want)
+
+
+def test_budget_linear_warmup_then_decay_to_zero():
+    assert lr_factor("budget-linear", 0.05, warmup=0.1) == pytest.approx(0.5)
+    assert lr_factor("budget-linear", 0.1, warmup=0.1) == pytest.approx(1.0)
+    assert lr_factor("budget-linear", 0.55, warmup=0.1) == pytest.approx(0.5)
+    assert lr_factor("budget-linear", 1.0, warmup=0.1) == 0.0
+
+
+def test_step_linear_and_constant():
+    assert lr_factor("constant", 0.9) == 1.0
+    assert lr_factor("linear", 0, step=0, total_steps=100, warmup=0.1) == pytest.approx(0.1)
+    assert lr_factor("linear", 0, step=55, total_steps=100, warmup=0.1) == pytest.approx(0.5)
+    assert lr_factor("linear", 0, step=100, total_steps=100) == 0.0
+    with pytest.raises(ValueError):
+        lr_factor("cosine", 0.5)
+
+
+def test_clock_excludes_paused_time_and_resumes_from_elapsed():
+    clock = BudgetClock(10.0, elapsed=4.0)
+    clock.start()
+    time.sleep(0.05)
+    with clock.paused():
+        time.sleep(0.2)
+        assert not clock.running
+    assert clock.running
+    e = clock.elapsed
+    assert 4.04 <= e < 4.2
+    clock.pause()
+    assert clock.progress == pytest.approx(clock.elapsed / 10.0)
+    assert not clock.should_stop(step_seconds=1.0)
+    assert BudgetClock(1.0, elapsed=0.8).should_stop(step_seconds=0.5)

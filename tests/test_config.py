@@ -1,0 +1,97 @@
+"""The config tree: presets, overrides, validation messages, files, the console's command line."""
+import json
+
+import pytest
+
+from engine import config as c
+
+
+def test_presets_exist_and_smoke_is_valid():
+    assert {"smoke", "cram-1h", "code2nl-paper"} <= set(c.preset_names())
+    smoke = c.preset("smoke")
+    assert c.validate(smoke) == []
+    assert smoke.budget.seconds == 120 and smoke.model.size == "tiny" and smoke.data.source == "builtin"
+    paper = c.preset("code2nl-paper")
+    assert (paper.model.name_or_path, paper.train.lr, paper.train.batch_size, paper.eval.beam_size) == \
+        ("microsoft/codebert-base", 5e-5, 32, 10)
+    assert (paper.data.max_source_len, paper.data.max_target_len, paper.budget.max_epochs) == (256, 128, 10)
+
+
+def test_overrides_coerce_types():
+    cfg = c.RunConfig()
+    c.apply_overrides(cfg, ["train.lr=1e-4", "budget.seconds=30", "hardware.compile=true",
+                            "data.languages=ruby,go", "eval.beam_size=5"])
+    assert cfg.train.lr == 1e-4 and cfg.budget.seconds == 30.0 and cfg.hardware.compile is True
+    assert cfg.data.languages == ["ruby", "go"] and cfg.eval.beam_size == 5
+
+
+@pytest.mark.parametrize("item, fragment", [
+    ("train.lr=abc", "expected a float"),
+    ("eval.beam_size=2.5", "whole number"),
+    ("nosuch.key=1", "unknown setting"),
+    ("train.lr", "section.key=value"),
+])
+def test_bad_overrides_name_the_field(item, fragment):
+    with pytest.raises(c.ConfigError) as e:
+        c.apply_overrides(c.RunConfig(), [item])
+    assert fragment in str(e.value)
+
+
+def test_validation_names_field_value_and_range():
+    cfg = c.RunConfig()
+    cfg.eval.beam_size = 0
+    cfg.train.schedule = "cosine"
+    errs = {e.field: e.message for e in c.validate(cfg)}
+    assert errs["eval.beam_size"] == "0 is below the minimum 1 (allowed 1..64)"
+    assert "cosine" in errs["train.schedule"] and "budget-triangle" in errs["train.schedule"]
+
+
+def test_cross_field_rules():
+    cfg = c.RunConfig()
+    cfg.model.source = "encoder"
+    cfg.data.source = "codexglue"
+    cfg.data.path = "/nonexistent/folder"
+    cfg.train.schedule = "linear"
+    errs = {e.field: e.message for e in c.validate(cfg)}
+    assert "hub id" in errs["model.name_or_path"]
+    assert "does not exist" in errs["data.path"]
+    assert "max_steps" in errs["train.schedule"]
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_save_load_roundtrip(tmp_path, suffix):
+    cfg = c.preset("smoke")
+    cfg.data.languages = ["python"]
+    cfg.train.lr = 3.5e-4
+    p = tmp_path / f"run{suffix}"
+    c.save(cfg, p)
+    assert c.load(p) == cfg
+    if suffix == ".json":
+        assert json.loads(p.read_text())["train"]["lr"] == 3.5e-4
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(c.ConfigError, match="not found"):
+        c.load(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\nlr = ")
+    with pytest.raises(c.ConfigError, match="cannot parse"):
+        c.load(bad)
+
+
+def test_cli_args_reproduce_the_config():
+    cfg = c.preset("smoke")
+    cfg.train.lr = 1e-3
+    cfg.data.languages = ["python"]
+    args = c.to_cli_args(cfg)
+    rebuilt = c.RunConfig()
+    c.apply_overrides(rebuilt, [a for a in args if a != "--set"])
+    assert rebuilt == cfg
+
+
+def test_field_specs_cover_every_field_with_help():
+    specs = c.field_specs()
+    names = {s["name"] for s in specs}
+    assert {"model.source", "data.languages", "train.lr", "budget.seconds", "eval.beam_size",
+            "hardware.precision"} <= names
+    assert all(s["help"] for s in specs)

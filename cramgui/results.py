@@ -1,0 +1,303 @@
+"""Per-language BLEU-4 results beside published reference numbers: a table and a grouped bar chart."""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
+                               QTableView, QVBoxLayout, QWidget)
+
+from engine.config import LANGUAGES
+
+from .export import table_model_to_csv
+from .references import DEFAULT_REFERENCES, load_reference_table, select_references
+from .run_state import RunState
+
+OURS = "this run"
+MEAN = "mean"
+BASE_COLUMNS = ("Model", "Language", "Examples", "BLEU-4", "NLTK BLEU-4", "Best dev BLEU", "Decode s")
+BAR_COLORS = [(40, 100, 200), (230, 140, 40), (120, 120, 120), (60, 160, 90), (170, 70, 160)]
+
+
+def _f(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _fmt(v, digits=2, signed=False) -> str:
+    v = _f(v)
+    if v is None:
+        return ""
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def _lang_order(langs) -> list[str]:
+    known = [lang for lang in LANGUAGES if lang in langs]
+    return known + sorted(lang for lang in langs if lang not in LANGUAGES)
+
+
+_HEADER_TIPS = {
+    0: "'this run', or a published model",
+    2: "test examples evaluated",
+    3: "smoothed sentence-level BLEU-4 as computed by the CodeXGLUE evaluator (the headline number)",
+    4: "corpus-level BLEU-4 from NLTK (an additional metric, not comparable to published numbers)",
+    5: "best dev BLEU seen during training (one number for all languages when the engine reports one)",
+    6: "seconds spent decoding the test set",
+    7: "BLEU-4 of this run minus the reference's published BLEU-4 (positive = better)",
+}
+
+
+class ResultsTableModel(QAbstractTableModel):
+    """Rows grouped by language: our result (bold), then each reference model's published BLEU-4.
+    Columns: Model, Language, Examples, BLEU-4, NLTK BLEU-4, Best dev BLEU, Decode s, Δ vs <reference>...
+    With results in two or more languages a 'mean' group compares the means over those same languages.
+    Qt.UserRole gives the raw number behind a numeric cell (None when empty)."""
+
+    def __init__(self, references: list[dict], parent=None):
+        super().__init__(parent)
+        self.references = references
+        self.headers = list(BASE_COLUMNS) + [f"Δ vs {r['model']}" for r in references]
+        self._rows: list[dict] = []   # {"kind": "ours"|"ref", "values": [...], "text": [...], "tooltip": str}
+
+    # -- building -------------------------------------------------------------------------------------------
+    def set_data(self, results: dict[str, dict], best_dev: dict[str, float | None], languages=()) -> None:
+        self.beginResetModel()
+        self._rows = []
+        langs = _lang_order(set(results) | set(languages))
+        for lang in langs:
+            res = results.get(lang)
+            if res is not None:
+                self._add_ours(lang, res, best_dev.get(lang))
+            for ref in self.references:
+                self._add_ref(ref, lang, _f(ref.get(lang)))
+        done = [lang for lang in langs if lang in results and _f(results[lang].get("bleu4")) is not None]
+        if len(done) >= 2:
+            mean = {"n": sum(int(_f(results[x].get("n")) or 0) for x in done),
+                    "bleu4": float(np.mean([_f(results[x].get("bleu4")) for x in done]))}
+            nltk = [_f(results[x].get("nltk_bleu4")) for x in done]
+            if all(v is not None for v in nltk):
+                mean["nltk_bleu4"] = float(np.mean(nltk))
+            dec = [_f(results[x].get("decode_seconds")) for x in done]
+            if all(v is not None for v in dec):
+                mean["decode_seconds"] = float(np.sum(dec))
+            label = f"{MEAN} ({len(done)})"
+            self._add_ours(label, mean, best_dev.get(MEAN), ref_langs=done)
+            for ref in self.references:
+                vals = [_f(ref.get(x)) for x in done]
+                self._add_ref(ref, label, float(np.mean(vals)) if all(v is not None for v in vals) else None)
+        self.endResetModel()
+
+    def _add_ours(self, lang, res, best_dev, ref_langs=None) -> None:
+        bleu = _f(res.get("bleu4"))
+        deltas = []
+        for ref in self.references:
+            if ref_langs is None:
+                rv = _f(ref.get(lang))
+            else:
+                vals = [_f(ref.get(x)) for x in ref_langs]
+                rv = float(np.mean(vals)) if all(v is not None for v in vals) else None
+            deltas.append(None if bleu is None or rv is None else bleu - rv)
+        n = _f(res.get("n"))
+        values = [OURS, lang, None if n is None else int(n), bleu, _f(res.get("nltk_bleu4")), _f(best_dev),
+                  _f(res.get("decode_seconds"))] + deltas
+        text = [OURS, lang, "" if n is None else str(int(n)), _fmt(bleu), _fmt(res.get("nltk_bleu4")),
+                _fmt(best_dev), _fmt(res.get("decode_seconds"), 1)] + [_fmt(d, signed=True) for d in deltas]
+        tip = f"beam size {res.get('beam_size')}, split {res.get('split')}" if res.get("beam_size") else ""
+        self._rows.append({"kind": "ours", "values": values, "text": text, "tooltip": tip})
+
+    def _add_ref(self, ref, lang, value) -> None:
+        values = [ref["model"], lang, None, value, None, None, None] + [None] * len(self.references)
+        text = [ref["model"], lang, "", _fmt(value), "", "", ""] + [""] * len(self.references)
+        self._rows.append({"kind": "ref", "values": values, "text": text,
+                           "tooltip": f"published: {ref.get('source') or '?'}"})
+
+    def row_kind(self, row: int) -> str:
+        return self._rows[row]["kind"]
+
+    # -- Qt model -------------------------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.headers)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.headers[section] if 0 <= section < len(self.headers) else None
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return _HEADER_TIPS.get(min(section, 7))
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        c = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row["text"][c]
+        if role == Qt.ItemDataRole.UserRole:
+            return row["values"][c]
+        if role == Qt.ItemDataRole.TextAlignmentRole and c >= 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and row["kind"] == "ours":
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if row["kind"] == "ref":
+                return QBrush(QColor(110, 110, 110))
+            v = row["values"][c]
+            if c >= 7 and v is not None:
+                return QBrush(QColor(20, 120, 40) if v >= 0 else QColor(180, 40, 40))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return row["tooltip"] or None
+        return None
+
+
+class ResultsView(QWidget):
+    def __init__(self, state: RunState, parent: QWidget | None = None, reference_path=None):
+        super().__init__(parent)
+        self.state = state
+        self.references = select_references(load_reference_table(reference_path), DEFAULT_REFERENCES)
+        self.model = ResultsTableModel(self.references, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        hh.setStretchLastSection(True)
+
+        self.chart = pg.PlotWidget(background="w")
+        pi = self.chart.getPlotItem()
+        pi.setTitle("BLEU-4 per language (smoothed, CodeXGLUE evaluator)", size="10pt")
+        pi.setLabel("left", "BLEU-4")
+        pi.showGrid(y=True, alpha=0.25)
+        pi.setMenuEnabled(False)
+        pi.setMouseEnabled(x=False, y=False)
+        self.legend = pi.addLegend(offset=(10, 5), colCount=4, labelTextColor=(30, 30, 30))
+        self._bars: list[pg.BarGraphItem] = []
+
+        self.summary = QLabel("No results yet: they appear when the final evaluation finishes.")
+        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.clicked.connect(self._export_csv_dialog)
+        self.png_button = QPushButton("Export chart PNG…")
+        self.png_button.clicked.connect(self._export_png_dialog)
+        bar = QHBoxLayout()
+        bar.addWidget(self.summary, 1)
+        bar.addWidget(self.csv_button)
+        bar.addWidget(self.png_button)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.chart)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([480, 320])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(split, 1)
+
+        for sig in (state.result_added, state.evaluated, state.started, state.finished):
+            sig.connect(self.refresh)
+        state.reset_signal.connect(self.refresh)
+        self.refresh()
+
+    # -- public API -----------------------------------------------------------------------------------------
+    def export_csv(self, path) -> None:
+        table_model_to_csv(self.model, path)
+
+    def export_png(self, path) -> None:
+        if self.chart.width() < 50 or self.chart.height() < 50:
+            self.chart.resize(900, 500)
+        exp = pg.exporters.ImageExporter(self.chart.getPlotItem())
+        exp.parameters()["width"] = max(int(self.chart.width()) * 2, 1200)
+        exp.export(os.fspath(path))
+
+    def refresh(self, *_) -> None:
+        st = self.state
+        langs = ((st.config or {}).get("data") or {}).get("languages") or []
+        best = self._best_dev()
+        self.model.set_data(st.results, best, langs)
+        self._draw_chart(_lang_order(set(st.results) | set(langs)))
+        if st.results:
+            parts = [f"{lang} {_fmt(r.get('bleu4'))}" for lang, r in
+                     ((x, st.results[x]) for x in _lang_order(st.results))]
+            self.summary.setText("BLEU-4 (this run): " + ", ".join(parts))
+        else:
+            self.summary.setText("No results yet: they appear when the final evaluation finishes."
+                                 if not langs else "No results yet; published references for comparison:")
+
+    # -- internals ------------------------------------------------------------------------------------------
+    def _best_dev(self) -> dict:
+        """Best dev BLEU per language (evals carrying 'language') or overall, applied to every language."""
+        best: dict = {}
+        overall = None
+        for e in self.state.evals:
+            b = _f(e.get("dev_bleu"))
+            if b is None:
+                continue
+            lang = e.get("language")
+            if lang:
+                best[lang] = max(b, best.get(lang, b))
+            else:
+                overall = b if overall is None else max(overall, b)
+        if overall is None:
+            overall = _f(self.state.status.get("best_dev_bleu"))
+        out = {lang: best.get(lang, overall) for lang in set(self.state.results) | set(best)}
+        out[MEAN] = overall
+        return out
+
+    def _draw_chart(self, langs: list[str]) -> None:
+        pi = self.chart.getPlotItem()
+        for item in self._bars:
+            pi.removeItem(item)
+        self._bars = []
+        self.legend.clear()
+        series = [(OURS, [_f((self.state.results.get(x) or {}).get("bleu4")) for x in langs])]
+        series += [(r["model"], [_f(r.get(x)) for x in langs]) for r in self.references]
+        if not langs:
+            return
+        k = len(series)
+        width = 0.8 / k
+        for j, (name, vals) in enumerate(series):
+            xs = np.arange(len(langs)) - 0.4 + width * (j + 0.5)
+            ys = np.array([np.nan if v is None else v for v in vals])
+            ok = np.isfinite(ys)
+            if not ok.any():
+                continue
+            color = BAR_COLORS[j % len(BAR_COLORS)]
+            bars = pg.BarGraphItem(x=xs[ok], height=ys[ok], width=width * 0.9, brush=color,
+                                   pen=pg.mkPen(color, width=1), name=name)
+            pi.addItem(bars)
+            self._bars.append(bars)
+            if j == 0:
+                for x, y in zip(xs[ok], ys[ok]):
+                    label = pg.TextItem(f"{y:.2f}", color=(20, 20, 20), anchor=(0.5, 1.0))
+                    label.setPos(float(x), float(y))
+                    pi.addItem(label)
+                    self._bars.append(label)
+        pi.getAxis("bottom").setTicks([[(i, x) for i, x in enumerate(langs)]])
+        ymax = max([v for _, vals in series for v in vals if v is not None] or [1.0])
+        pi.setXRange(-0.6, len(langs) - 0.4, padding=0)
+        pi.setYRange(0, ymax * 1.3, padding=0)   # headroom for the legend and value labels
+
+    def _export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", "results.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def _export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export BLEU chart", "bleu.png", "PNG image (*.png)")
+        if path:
+            self.export_png(path)

@@ -1,0 +1,413 @@
+"""Everything one run has streamed, as plain data plus Qt signals.
+
+`RunState` ingests engine events (the dicts of `engine.events`) from a live worker or from a run directory being
+replayed; the views (plots, results, samples, status line) only observe it. Step events, by far the most frequent,
+go into growable numpy columns (`Series`) in batches: `ingest_many` of a burst costs a few numpy calls and emits a
+single `progressed` signal.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from engine.events import decode
+from engine.rundir import read_results, read_samples
+
+STEP_COLUMNS = ("step", "elapsed", "loss", "lr", "tokens_per_s", "progress")
+
+
+# --------------------------------------------------------------------------------------------------------------
+class Series:
+    """Growable float64 columns with amortised O(1) append. `view(name)` is the filled part (no copy).
+
+    `generation` changes whenever rows are removed (clear/truncate), so an observer that keeps derived arrays
+    incrementally (an EMA, say) knows it must recompute from scratch."""
+
+    def __init__(self, columns: Iterable[str] = STEP_COLUMNS, capacity: int = 1024):
+        self.columns = tuple(columns)
+        self._cap = max(16, int(capacity))
+        self._data = {c: np.full(self._cap, np.nan) for c in self.columns}
+        self._n = 0
+        self.generation = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def view(self, name: str) -> np.ndarray:
+        return self._data[name][: self._n]
+
+    def _reserve(self, extra: int) -> None:
+        need = self._n + extra
+        if need <= self._cap:
+            return
+        cap = self._cap
+        while cap < need:
+            cap *= 2
+        for c in self.columns:
+            arr = np.full(cap, np.nan)
+            arr[: self._n] = self._data[c][: self._n]
+            self._data[c] = arr
+        self._cap = cap
+
+    def extend(self, cols: dict[str, Any]) -> int:
+        """Append rows given column -> sequence (missing columns are NaN; None becomes NaN). Returns rows added."""
+        k = 0
+        arrays = {}
+        for c in self.columns:
+            if c in cols:
+                a = _as_float(cols[c])
+                arrays[c] = a
+                k = max(k, len(a))
+        if k == 0:
+            return 0
+        self._reserve(k)
+        lo, hi = self._n, self._n + k
+        for c in self.columns:
+            a = arrays.get(c)
+            if a is None or len(a) != k:
+                self._data[c][lo:hi] = np.nan
+                if a is not None:
+                    self._data[c][lo:lo + len(a)] = a
+            else:
+                self._data[c][lo:hi] = a
+        self._n = hi
+        return k
+
+    def append(self, **values: Any) -> None:
+        self.extend({k: [v] for k, v in values.items()})
+
+    def truncate(self, n: int) -> None:
+        n = max(0, min(int(n), self._n))
+        if n != self._n:
+            for c in self.columns:
+                self._data[c][n: self._n] = np.nan
+            self._n = n
+            self.generation += 1
+
+    def clear(self) -> None:
+        self.truncate(0)
+        self.generation += 1
+
+
+def _as_float(values: Any) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return np.array([_to_float(v) for v in values], dtype=np.float64)
+
+
+def _to_float(v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return f
+
+
+def _finite(v: Any) -> float | None:
+    f = _to_float(v) if v is not None else math.nan
+    return f if math.isfinite(f) else None
+
+
+# --------------------------------------------------------------------------------------------------------------
+def planned_lr(schedule: dict | None, progress: np.ndarray) -> np.ndarray:
+    """The learning rate a schedule plans at `progress` (0..1; elapsed/budget for budget-* schedules, fraction of
+    max_steps for 'linear'). Same formulas as the engine, kept self-contained here:
+
+    budget-triangle  lr/peak = max(0, min(0.25 + x, 4 - 4x))   (cramming's budget-triangle2)
+    budget-linear    linear warm-up over `warmup`, then linear to 0 at x = 1 ('linear' uses the same shape)
+    constant         peak
+    """
+    x = np.clip(np.asarray(progress, dtype=np.float64), 0.0, 1.0)
+    sched = schedule or {}
+    peak = _to_float(sched.get("peak_lr"))
+    if not math.isfinite(peak):
+        return np.full_like(x, np.nan)
+    name = str(sched.get("name") or "constant")
+    if name == "budget-triangle":
+        f = np.maximum(0.0, np.minimum(0.25 + x, 4.0 - 4.0 * x))
+    elif name in ("budget-linear", "linear"):
+        w = _to_float(sched.get("warmup"))
+        w = min(max(w if math.isfinite(w) else 0.0, 0.0), 0.999)
+        up = x / w if w > 0 else np.ones_like(x)
+        down = (1.0 - x) / (1.0 - w)
+        f = np.where(x < w, up, down)
+        f = np.clip(f, 0.0, 1.0)
+    else:
+        f = np.ones_like(x)
+    return peak * f
+
+
+# --------------------------------------------------------------------------------------------------------------
+def _idle_status() -> dict:
+    return {"step": 0, "elapsed": 0.0, "progress": 0.0, "budget_seconds": None, "remaining": None,
+            "eta_seconds": None, "loss": None, "tokens_per_s": None, "device": None, "state": "idle",
+            "best_dev_bleu": None}
+
+
+class RunState(QObject):
+    """Everything one run has streamed, as plain data + Qt signals. Ingests engine events (dicts)."""
+
+    reset_signal = Signal()            # state cleared (new run / opened another run)
+    started = Signal(dict)             # the 'started' event
+    progressed = Signal()              # new step/eval data arrived (at most once per ingest/ingest_many call)
+    evaluated = Signal(dict)           # an 'eval' event
+    result_added = Signal(dict)        # a 'result' event (per language)
+    samples_added = Signal(str)        # language whose samples arrived
+    error = Signal(dict)               # an 'error' event
+    finished = Signal(dict)            # the 'done' event
+    log_line = Signal(str)             # 'log' events, formatted
+    data_report = Signal(dict)         # 'data' events
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.steps = Series(STEP_COLUMNS)
+        self.run_dir: str | None = None
+        self.replay_offset = 0   # bytes of events.jsonl consumed by load_run_dir (complete lines only)
+        self._reset_data()
+
+    # -- data -------------------------------------------------------------------------------------------------
+    def _reset_data(self) -> None:
+        self.config: dict | None = None
+        self.device: str | None = None
+        self.started_event: dict | None = None
+        self.schedule: dict | None = None
+        self.steps.clear()
+        self.evals: list[dict] = []
+        self.results: dict[str, dict] = {}
+        self.samples: dict[str, list[dict]] = {}
+        self.data_reports: list[dict] = []
+        self.errors: list[dict] = []
+        self.checkpoints: list[dict] = []
+        self.done: dict | None = None
+        self.status: dict = _idle_status()
+
+    def clear(self) -> None:
+        self._reset_data()
+        self.run_dir = None
+        self.replay_offset = 0
+        self.reset_signal.emit()
+
+    @property
+    def budget_seconds(self) -> float | None:
+        return self.status.get("budget_seconds")
+
+    # -- ingestion --------------------------------------------------------------------------------------------
+    def ingest(self, event: dict) -> None:
+        self.ingest_many([event])
+
+    def ingest_many(self, events: list[dict]) -> None:
+        """Apply a burst of events in order. Consecutive step events are appended as one numpy batch; one
+        `progressed` is emitted at the end when steps or evals arrived."""
+        pending: list[dict] = []
+        changed = False
+        for ev in events:
+            if not isinstance(ev, dict):
+                continue
+            kind = ev.get("event")
+            if kind == "step":
+                pending.append(ev)
+                continue
+            if pending:
+                self._append_steps(pending)
+                pending = []
+                changed = True
+            changed |= self._apply(kind, ev)
+        if pending:
+            self._append_steps(pending)
+            changed = True
+        if changed:
+            self.progressed.emit()
+
+    def _append_steps(self, evs: list[dict]) -> None:
+        cols = {c: [e.get(c) for e in evs] for c in STEP_COLUMNS}
+        self.steps.extend(cols)
+        last = evs[-1]
+        st = self.status
+        for key in ("step", "elapsed", "progress"):
+            v = _finite(last.get(key))
+            if v is not None:
+                st[key] = int(v) if key == "step" else v
+        loss = self.steps.view("loss")
+        tps = self.steps.view("tokens_per_s")
+        st["loss"] = _last_finite(loss)
+        st["tokens_per_s"] = _last_finite(tps)
+        if st["state"] == "idle":
+            st["state"] = "running"
+        self._update_eta()
+
+    def _update_eta(self) -> None:
+        st = self.status
+        budget = st.get("budget_seconds")
+        elapsed = st.get("elapsed") or 0.0
+        progress = st.get("progress") or 0.0
+        st["remaining"] = max(0.0, budget - elapsed) if budget else None
+        if 0.0 < progress < 1.0 and elapsed > 0:
+            st["eta_seconds"] = elapsed * (1.0 - progress) / progress
+        elif progress >= 1.0:
+            st["eta_seconds"] = 0.0
+        else:
+            st["eta_seconds"] = st["remaining"]
+
+    def _apply(self, kind: str | None, ev: dict) -> bool:
+        """Apply one non-step event; True when plot data changed."""
+        st = self.status
+        if kind == "started":
+            self.started_event = ev
+            self.config = ev.get("config") if isinstance(ev.get("config"), dict) else self.config
+            self.device = ev.get("device") or self.device
+            self.run_dir = ev.get("run_dir") or self.run_dir
+            self.schedule = ev.get("schedule") if isinstance(ev.get("schedule"), dict) else self.schedule
+            # a resumed run restarts from its checkpoint: drop what was logged after it (it will be redone)
+            start_step = _finite(ev.get("step"))
+            changed = False
+            if start_step is not None and len(self.steps):
+                over = np.flatnonzero(self.steps.view("step") > start_step)
+                keep = int(over[0]) if len(over) else len(self.steps)
+                if keep < len(self.steps):
+                    self.steps.truncate(keep)
+                    changed = True
+                self.evals = [e for e in self.evals if (_finite(e.get("step")) or 0) <= start_step]
+            budget = _finite(ev.get("budget_seconds"))
+            if budget is None and self.config:
+                budget = _finite((self.config.get("budget") or {}).get("seconds"))
+            st.update(state="running", device=self.device, budget_seconds=budget)
+            if start_step is not None:
+                st["step"] = int(start_step)
+            el = _finite(ev.get("elapsed"))
+            if el is not None:
+                st["elapsed"] = el
+                if budget:
+                    st["progress"] = min(1.0, el / budget)
+            self.done = None
+            self._update_eta()
+            self.started.emit(ev)
+            return changed
+        if kind == "eval":
+            self.evals.append(ev)
+            b = _finite(ev.get("dev_bleu"))
+            if b is not None and (st["best_dev_bleu"] is None or b > st["best_dev_bleu"]):
+                st["best_dev_bleu"] = b
+            self.evaluated.emit(ev)
+            return True
+        if kind == "result":
+            lang = str(ev.get("language") or "?")
+            self.results[lang] = ev
+            self.result_added.emit(ev)
+            return False
+        if kind == "samples":
+            lang = str(ev.get("language") or "?")
+            self._add_samples(lang, ev.get("items") or [], ev.get("split"))
+            self.samples_added.emit(lang)
+            return False
+        if kind == "error":
+            self.errors.append(ev)
+            if self.done is None:
+                st["state"] = "failed"
+            self.error.emit(ev)
+            return False
+        if kind == "done":
+            self.done = ev
+            state = ev.get("status") or ("stopped" if ev.get("stopped") else "completed")
+            st["state"] = state if state in ("completed", "stopped", "failed") else "completed"
+            for key in ("step", "elapsed"):
+                v = _finite(ev.get(key))
+                if v is not None:
+                    st[key] = int(v) if key == "step" else v
+            b = _finite(ev.get("best_dev_bleu"))
+            if b is not None and (st["best_dev_bleu"] is None or b > st["best_dev_bleu"]):
+                st["best_dev_bleu"] = b
+            self._update_eta()
+            st["eta_seconds"] = 0.0 if st["state"] == "completed" else None
+            self.finished.emit(ev)
+            return False
+        if kind == "log":
+            self.log_line.emit(format_log(ev))
+            return False
+        if kind == "data":
+            self.data_reports.append(ev)
+            self.data_report.emit(ev)
+            return False
+        if kind == "checkpoint":
+            self.checkpoints.append(ev)
+            return False
+        return False
+
+    def _add_samples(self, lang: str, items: list, split: Any = None) -> None:
+        cur = self.samples.setdefault(lang, [])
+        pos = {it.get("idx"): i for i, it in enumerate(cur) if it.get("idx") is not None}
+        for it in items:
+            if not isinstance(it, dict):
+                continue
+            it = dict(it)
+            if split is not None:
+                it.setdefault("split", split)
+            j = pos.get(it.get("idx")) if it.get("idx") is not None else None
+            if j is None:
+                pos[it.get("idx")] = len(cur)
+                cur.append(it)
+            else:
+                cur[j] = it
+
+    # -- replay -----------------------------------------------------------------------------------------------
+    def load_run_dir(self, path: str | os.PathLike) -> None:
+        """Clear, then replay RUN_DIR/events.jsonl (a torn last line is skipped; `replay_offset` is left at its
+        start so a follower can read on from there). results.csv / samples.jsonl / config.json fill in what the
+        events lack."""
+        d = Path(path)
+        self.clear()
+        self.run_dir = str(d)
+        events: list[dict] = []
+        ev_path = d / "events.jsonl"
+        if ev_path.is_file():
+            data = ev_path.read_bytes()
+            end = data.rfind(b"\n") + 1          # only complete lines; a torn tail is left for a follower
+            for raw in data[:end].splitlines():
+                ev = decode(raw)
+                if ev is not None:
+                    events.append(ev)
+            self.replay_offset = end
+        self.ingest_many(events)
+        self.run_dir = str(d)
+        if self.config is None:
+            cfg_path = d / "config.json"
+            if cfg_path.is_file():
+                try:
+                    self.config = json.loads(cfg_path.read_text(encoding="utf-8"))
+                except ValueError:
+                    pass
+        if not self.results:
+            for row in read_results(d):
+                ev = {"event": "result", **{k: (None if v == "" else v) for k, v in row.items()}}
+                self._apply("result", ev)
+        if not self.samples:
+            by_lang: dict[str, list[dict]] = {}
+            for s in read_samples(d):
+                if isinstance(s, dict):
+                    by_lang.setdefault(str(s.get("language") or "?"), []).append(s)
+            for lang, items in by_lang.items():
+                self._add_samples(lang, items)
+                self.samples_added.emit(lang)
+
+
+def _last_finite(a: np.ndarray) -> float | None:
+    if len(a) == 0:
+        return None
+    tail = a[-256:]
+    ok = np.flatnonzero(np.isfinite(tail))
+    if len(ok):
+        return float(tail[ok[-1]])
+    ok = np.flatnonzero(np.isfinite(a))
+    return float(a[ok[-1]]) if len(ok) else None
+
+
+def format_log(ev: dict) -> str:
+    level = str(ev.get("level") or "info")
+    msg = str(ev.get("message") if ev.get("message") is not None else "")
+    return msg if level == "info" else f"[{level}] {msg}"

@@ -48,6 +48,8 @@ def cmd_train(args) -> int:
             print(encode("error", kind="config", message=str(e), hint="fix the setting and start again"))
             print(encode("done", status="failed", stopped=False))
         return 2
+    from .distributed import inside_torchrun
+
     if args.resume:
         run_dir = Path(args.resume)
     elif args.run_dir:
@@ -55,9 +57,14 @@ def cmd_train(args) -> int:
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
         run_dir = new_run_dir(args.runs_dir, cfg.name or "run")
-    writer = EventWriter(run_dir / "events.jsonl", sys.stdout if args.jsonl else None)
-    progress = None if args.jsonl else ProgressLine()
-    print(f"cram: run directory {run_dir}", file=sys.stderr, flush=True)
+    if cfg.hardware.gpus > 1 and not inside_torchrun():
+        return _launch_torchrun(args, cfg.hardware.gpus, run_dir)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    writer = EventWriter(run_dir / "events.jsonl" if main_rank else None,
+                         sys.stdout if args.jsonl and main_rank else None)
+    progress = None if args.jsonl or not main_rank else ProgressLine()
+    if main_rank:
+        print(f"cram: run directory {run_dir}", file=sys.stderr, flush=True)
 
     from .train import Trainer, install_signal_handlers
 
@@ -67,9 +74,43 @@ def cmd_train(args) -> int:
         code = trainer.run()
     finally:
         writer.close()
-    if code == 0 and not args.jsonl:
+    if code == 0 and not args.jsonl and main_rank:
         _print_results(run_dir)
     return code
+
+
+def train_argv(args, run_dir: Path) -> list[str]:
+    """`cram train` arguments that reproduce this invocation on a fixed run directory."""
+    argv = ["train"]
+    if args.resume:
+        argv += ["--resume", str(run_dir)]
+    else:
+        if args.config:
+            argv.append(args.config)
+        if args.preset:
+            argv += ["--preset", args.preset]
+        argv += ["--run-dir", str(run_dir)]
+    for item in args.set or []:
+        argv += ["--set", item]
+    if args.jsonl:
+        argv.append("--jsonl")
+    return argv
+
+
+def _launch_torchrun(args, n: int, run_dir: Path) -> int:
+    """Re-run this command on n ranks through torchrun; signals reach every rank (same process group)."""
+    import signal
+    import subprocess
+
+    from .distributed import launch_command
+
+    cmd = launch_command(n, train_argv(args, run_dir))
+    print("cram: launching " + " ".join(cmd), file=sys.stderr, flush=True)
+    proc = subprocess.Popen(cmd)
+    forward = lambda signum, frame: proc.send_signal(signum)  # noqa: E731
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return proc.wait()  # rank 0 printed the results table
 
 
 def _print_results(run_dir: Path) -> None:

@@ -116,7 +116,8 @@ class EvalConfig:
 @dataclass
 class HardwareConfig:
     device: str = f("auto", "auto = CUDA when available, else CPU", choices=["auto", "cpu", "cuda"])
-    gpus: int = f(1, "Number of GPUs (more than 1 launches through torchrun)", min=1, max=64)
+    gpus: int = f(1, "Number of GPUs, one process each (more than 1 launches through torchrun with DDP; on a "
+                  "CPU-only machine the ranks are CPU processes using gloo)", min=1, max=64)
     precision: str = f("auto", "auto = bf16 autocast on CUDA when supported, else fp32",
                        choices=["auto", "bf16", "fp16", "fp32"])
     compile: bool = f(False, "torch.compile the model (slower start, faster steps on GPU)")
@@ -309,8 +310,6 @@ def validate(cfg: RunConfig) -> list[ConfigError]:
     if cfg.train.schedule == "linear" and cfg.budget.max_steps <= 0 and cfg.budget.max_epochs <= 0:
         errors.append(ConfigError("train.schedule", "the step-based 'linear' schedule needs budget.max_steps > 0 "
                                   "or budget.max_epochs > 0; use budget-linear for a time-budgeted run"))
-    if cfg.hardware.gpus > 1 and cfg.hardware.device == "cpu":
-        errors.append(ConfigError("hardware.gpus", "more than one GPU needs hardware.device=cuda or auto"))
     return errors
 
 

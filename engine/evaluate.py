@@ -11,6 +11,7 @@ import torch
 from . import bleu
 from .batching import Encoded, collate, sorted_batches
 from .data import Example
+from .distributed import Dist, shard, unshard
 from .generate import generate_texts
 from .rundir import write_predictions
 
@@ -37,21 +38,32 @@ def token_loss(model, batch: dict, device, label_smoothing: float = 0.0) -> tupl
     return loss, int((labels != -100).sum())
 
 
-def dev_loss(model, enc: Encoded, ids: dict, batch_size: int, device, autocast) -> float:
+def dev_loss(model, enc: Encoded, ids: dict, batch_size: int, device, autocast, d: Dist | None = None) -> float:
+    """Mean cross-entropy per real target token; with several ranks each takes a strided shard."""
+    d = d or Dist()
     model.eval()
     total, count = 0.0, 0
+    mine = shard(len(enc), d)
     with torch.inference_mode(), autocast:
-        for b in sorted_batches([len(s) for s in enc.src], batch_size):
-            loss, n = token_loss(model, collate(enc, b, ids), device)
+        for b in sorted_batches([len(enc.src[i]) for i in mine], batch_size):
+            loss, n = token_loss(model, collate(enc, [mine[i] for i in b], ids), device)
             total += float(loss)
             count += n
+    total, count = d.sum([total, count], device)
     return total / max(count, 1)
 
 
 def decode_and_score(model, tokenizer, es: EvalSet, ids: dict, *, beam_size: int, max_len: int,
-                     batch_size: int, device, autocast) -> dict:
-    preds, seconds = generate_texts(model, tokenizer, es.enc.src, ids, beam_size=beam_size, max_len=max_len,
-                                    batch_size=batch_size, device=device, autocast=autocast)
+                     batch_size: int, device, autocast, d: Dist | None = None) -> dict:
+    """Decode every example (sharded across ranks, gathered in order, no duplicates) and score it."""
+    d = d or Dist()
+    mine = shard(len(es.enc), d)
+    preds, seconds = generate_texts(model, tokenizer, [es.enc.src[i] for i in mine], ids, beam_size=beam_size,
+                                    max_len=max_len, batch_size=batch_size, device=device, autocast=autocast)
+    if d.enabled:
+        gathered = d.gather((preds, seconds))
+        preds = unshard([g[0] for g in gathered], len(es.enc), d.world)
+        seconds = max(g[1] for g in gathered)
     refs = [e.target for e in es.examples]
     return {"predictions": preds, "references": refs, "seconds": seconds,
             "bleu4": bleu.smoothed_bleu4(refs, preds), "nltk_bleu4": bleu.nltk_corpus_bleu4(refs, preds)}
@@ -71,11 +83,15 @@ def pick_samples(es: EvalSet, scored: dict, k: int, seed: int) -> list[dict]:
 
 def final_evaluation(model, tokenizer, sets: list[EvalSet], ids: dict, *, run_dir, beam_size: int,
                      max_len: int, batch_size: int, device, autocast, n_samples: int, seed: int,
-                     emit) -> tuple[list[dict], list[dict]]:
+                     emit, d: Dist | None = None) -> tuple[list[dict], list[dict]]:
+    """Decode and score each set; the main rank writes predictions and emits `result` / `samples`."""
+    d = d or Dist()
     rows, all_samples = [], []
     for es in sets:
         sc = decode_and_score(model, tokenizer, es, ids, beam_size=beam_size, max_len=max_len,
-                              batch_size=batch_size, device=device, autocast=autocast)
+                              batch_size=batch_size, device=device, autocast=autocast, d=d)
+        if not d.is_main:
+            continue
         write_predictions(run_dir, es.language, es.split, sc["predictions"], sc["references"])
         row = {"language": es.language, "split": es.split, "n": len(es.examples),
                "bleu4": sc["bleu4"], "nltk_bleu4": sc["nltk_bleu4"],

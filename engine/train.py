@@ -6,6 +6,7 @@ test split and writes results.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -20,7 +21,7 @@ import torch
 
 from . import checkpoint as ckpt
 from . import config as config_lib
-from . import corpus, data, hardware
+from . import corpus, data, distributed, hardware
 from . import model as model_lib
 from .batching import bucket_batches, collate, encode
 from .budget import BudgetClock, lr_factor
@@ -45,6 +46,7 @@ class Trainer:
         self.cfg, self.run_dir, self.writer, self.resume = cfg, Path(run_dir), writer, resume
         self.progress = progress
         self.stop_requested = False
+        self.dist = distributed.Dist()
         self.state = {"step": 0, "elapsed": 0.0, "epoch": 0, "batch_in_epoch": 0, "tokens_seen": 0,
                       "best_dev_bleu": None, "eval_seconds": 0.0, "examples_seen": 0}
 
@@ -62,7 +64,9 @@ class Trainer:
         return self._guarded(self._run)
 
     def _guarded(self, fn) -> int:
-        (self.run_dir / "worker.pid").write_text(str(os.getpid()))
+        main = int(os.environ.get("RANK", "0")) == 0
+        if main:
+            (self.run_dir / "worker.pid").write_text(str(os.getpid()))
         try:
             return fn()
         except StopRun as e:
@@ -78,27 +82,28 @@ class Trainer:
             self.emit("done", status="failed", stopped=False, **self._summary())
             return 1
         finally:
-            try:
-                (self.run_dir / "worker.pid").unlink()
-            except OSError:
-                pass
+            if main:
+                try:
+                    (self.run_dir / "worker.pid").unlink()
+                except OSError:
+                    pass
+            self.dist.close()
 
     def _run(self) -> int:
         cfg = self.cfg
         errors = config_lib.validate(cfg)
         if errors:
             raise StopRun("config", str(errors[0]), "fix the setting and start again")
-        if cfg.hardware.gpus > 1:
-            raise StopRun("config", "hardware.gpus > 1 is not supported by this engine version",
-                          "use hardware.gpus=1 (multi-GPU launching through torchrun is tracked separately)")
         try:
             self.hw = hardware.resolve(cfg.hardware)
         except RuntimeError as e:
             raise StopRun("config", str(e), "set hardware.device=auto") from None
-        atomic_write_json(self.run_dir / "config.json", cfg.to_dict())
-        atomic_write_json(self.run_dir / "env.json", {
-            "versions": hardware.versions(), "device": self.hw.describe(), "host": socket.gethostname(),
-            "pid": os.getpid(), "argv": sys.argv})
+        self.dist = distributed.init(self.hw.device.type)
+        if self.dist.is_main:
+            atomic_write_json(self.run_dir / "config.json", cfg.to_dict())
+            atomic_write_json(self.run_dir / "env.json", {
+                "versions": hardware.versions(), "device": self.hw.describe(), "host": socket.gethostname(),
+                "pid": os.getpid(), "argv": sys.argv, "world_size": self.dist.world})
         resume_from = ckpt.find(self.run_dir, "last") if self.resume else None
         if self.resume:
             ckpt.clean_temp(self.run_dir)
@@ -114,6 +119,7 @@ class Trainer:
                   n_params=model_lib.count_params(self.model), resumed=resume_from is not None,
                   step=self.state["step"], elapsed=self.state["elapsed"], budget_seconds=cfg.budget.seconds,
                   n_train=len(self.train_enc), host=socket.gethostname(), pid=os.getpid(),
+                  world_size=self.dist.world,
                   schedule={"name": cfg.train.schedule, "warmup": cfg.train.warmup, "peak_lr": cfg.train.lr,
                             "total_steps": self.total_steps})
         stopped = self._train()
@@ -133,7 +139,11 @@ class Trainer:
         if cfg.source == "builtin":
             cache = Path(cfg.path).expanduser() if cfg.path else None
             t0 = time.perf_counter()
+            if not self.dist.is_main:
+                self.dist.barrier()  # rank 0 builds the corpus once
             root = corpus.ensure_builtin_corpus(cache, include_site_packages=cfg.site_packages)
+            if self.dist.is_main:
+                self.dist.barrier()
             self.emit("log", level="info", message=f"built-in corpus at {root} ({time.perf_counter() - t0:.1f}s)")
         else:
             root = Path(cfg.path).expanduser()
@@ -157,10 +167,14 @@ class Trainer:
             self.model, self.tokenizer, self.meta = model_lib.load(resume_from)
         else:
             if cfg.model.source == "scratch":
-                texts = (t for (lang, split), exs in self.splits.items() if split == "train"
-                         for e in exs for t in (e.source, e.target))
-                self.tokenizer = train_bpe(texts, cfg.model.vocab_size)
-                self.tokenizer.save_pretrained(self.run_dir / "tokenizer")
+                if self.dist.is_main:
+                    texts = (t for (lang, split), exs in self.splits.items() if split == "train"
+                             for e in exs for t in (e.source, e.target))
+                    self.tokenizer = train_bpe(texts, cfg.model.vocab_size)
+                    self.tokenizer.save_pretrained(self.run_dir / "tokenizer")
+                self.dist.barrier()
+                if not self.dist.is_main:
+                    self.tokenizer = load_tokenizer(self.run_dir / "tokenizer")
             else:
                 try:
                     self.tokenizer = load_tokenizer(cfg.model.name_or_path)
@@ -173,7 +187,14 @@ class Trainer:
                 raise StopRun("config", str(e), "check model.name_or_path") from None
         self.ids = model_lib.special_ids(self.model)
         self.model.to(self.hw.device)
-        self.train_model = torch.compile(self.model) if cfg.hardware.compile else self.model
+        self.train_model = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            dev = [self.hw.device.index] if self.hw.device.type == "cuda" else None
+            self.train_model = DDP(self.model, device_ids=dev)
+        if cfg.hardware.compile:
+            self.train_model = torch.compile(self.train_model)
 
     def _encode(self) -> None:
         c = self.cfg.data
@@ -244,17 +265,23 @@ class Trainer:
         self.model.train()
         clock.start()
         batches, batches_epoch = None, None
-        while not self._done_by_limits(clock, step_seconds):
+        per_step = accum * self.dist.world  # batches consumed by one optimizer step, all ranks together
+        limit = self.dist.any([self._done_by_limits(clock, 0.0)], self.hw.device)[0]
+        while not limit:
             if batches_epoch != st["epoch"]:
                 batches = bucket_batches(self.train_lengths, cfg.train.batch_size, cfg.train.seed, st["epoch"])
                 batches_epoch = st["epoch"]
-            if st["batch_in_epoch"] >= len(batches):
-                st["epoch"] += 1
+            remaining = len(batches) - st["batch_in_epoch"]
+            if remaining <= 0 or (self.dist.enabled and remaining < per_step):
+                st["epoch"] += 1  # several ranks: the epoch's last partial step is dropped so ranks stay in step
                 st["batch_in_epoch"] = 0
+                if cfg.budget.max_epochs and st["epoch"] >= cfg.budget.max_epochs:
+                    break
                 continue
             t0 = time.perf_counter()
-            group = batches[st["batch_in_epoch"]: st["batch_in_epoch"] + accum]
-            loss_sum, n_tok, tokens = self._step(group, clock.progress)
+            group = batches[st["batch_in_epoch"]: st["batch_in_epoch"] + per_step]
+            mine = group[self.dist.rank * accum: (self.dist.rank + 1) * accum]
+            loss_sum, n_tok, tokens = self._step(mine, clock.progress)
             st["batch_in_epoch"] += len(group)
             st["step"] += 1
             st["tokens_seen"] += tokens
@@ -278,16 +305,25 @@ class Trainer:
                 self._emit_step(agg, st["elapsed"] - emit_elapsed)  # training time only: evals excluded
                 agg = {"loss": 0.0, "tokens": 0, "n": 0, "examples": 0}
                 last_emit, emit_elapsed = now, st["elapsed"]
-            if self.stop_requested:
+            # one reduction per step: every rank acts on the same decisions (rank 0's clock rules eval/checkpoint)
+            main = self.dist.is_main
+            stop, limit, do_eval, do_ckpt = self.dist.any(
+                [self.stop_requested, self._done_by_limits(clock, step_seconds),
+                 main and st["elapsed"] >= next_eval, main and st["elapsed"] >= next_ckpt], self.hw.device)
+            if stop:
+                self.stop_requested = True
                 break
-            if st["elapsed"] >= next_eval:
+            if do_eval:
                 self._dev_eval(clock)
-                next_eval += cfg.eval.every_seconds
-            if st["elapsed"] >= next_ckpt:
+                next_eval = (st["elapsed"] // cfg.eval.every_seconds + 1) * cfg.eval.every_seconds
+            if do_ckpt:
                 self._checkpoint("last", clock)
                 next_ckpt = st["elapsed"] + ckpt_every
         clock.pause()
         st["elapsed"] = clock.elapsed
+        if self.dist.enabled:
+            print(f"cram[rank {self.dist.rank}/{self.dist.world}]: training ended at step {st['step']}",
+                  file=sys.stderr, flush=True)
         if agg["n"]:
             self._emit_step(agg, st["elapsed"] - emit_elapsed)
         if self.stop_requested:
@@ -303,14 +339,22 @@ class Trainer:
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         self.last_lr = lr
-        n_tok_total = sum(sum(len(self.train_enc.tgt[i]) for i in b) for b in group)
+        n_local = sum(sum(len(self.train_enc.tgt[i]) for i in b) for b in group)
+        # DDP averages gradients over ranks: scale by world / global tokens so the gradient equals the
+        # single-process gradient of the mean loss over every real target token of the step
+        n_tok_total = int(self.dist.sum([n_local], self.hw.device)[0])
+        scale = self.dist.world / max(n_tok_total, 1)
         loss_total, tokens = 0.0, 0
         try:
-            for b in group:
+            for j, b in enumerate(group):
                 batch = collate(self.train_enc, b, self.ids)
-                with self.hw.autocast():
-                    loss, n_tok = token_loss(self.train_model, batch, self.hw.device, self.cfg.train.label_smoothing)
-                (loss / n_tok_total).backward()
+                sync = j == len(group) - 1 or not self.dist.enabled
+                ctx = contextlib.nullcontext() if sync else self.train_model.no_sync()
+                with ctx:
+                    with self.hw.autocast():
+                        loss, n_tok = token_loss(self.train_model, batch, self.hw.device,
+                                                 self.cfg.train.label_smoothing)
+                    (loss * scale).backward()
                 loss_total += float(loss.detach())
                 tokens += batch["n_src_tokens"] + batch["n_tgt_tokens"]
             gn = None
@@ -319,6 +363,9 @@ class Trainer:
             self.last_grad_norm = gn
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
+            if self.dist.enabled:
+                loss_total, tokens = self.dist.sum([loss_total, tokens], self.hw.device)
+                tokens = int(tokens)
         except torch.cuda.OutOfMemoryError:
             self.optimizer.zero_grad(set_to_none=True)
             raise StopRun("oom", "CUDA out of memory", f"lower train.batch_size (now {self.cfg.train.batch_size}) "
@@ -349,10 +396,10 @@ class Trainer:
         losses, bleus, n = [], [], 0
         for es in self.dev_sets:
             losses.append(dev_loss(self.model, es.enc, self.ids, cfg.eval.batch_size, self.hw.device,
-                                   self.hw.autocast()))
+                                   self.hw.autocast(), self.dist))
             sc = decode_and_score(self.model, self.tokenizer, es, self.ids, beam_size=cfg.eval.beam_size,
                                   max_len=cfg.data.max_target_len, batch_size=cfg.eval.batch_size,
-                                  device=self.hw.device, autocast=self.hw.autocast())
+                                  device=self.hw.device, autocast=self.hw.autocast(), d=self.dist)
             bleus.append(sc["bleu4"])
             n += len(es.examples)
         self.model.train()
@@ -376,13 +423,16 @@ class Trainer:
 
     def _write_checkpoint(self, kind: str, with_optimizer: bool) -> None:
         try:
-            path = ckpt.save(self.run_dir, kind, self.model, self.tokenizer, self.meta, dict(self.state),
-                             self.optimizer if with_optimizer else None)
-            self.emit("checkpoint", kind=kind, step=self.state["step"], elapsed=round(self.state["elapsed"], 3),
-                      path=str(path))
+            if self.dist.is_main:  # rank 0 writes; the others wait so nobody reads a half-written folder
+                path = ckpt.save(self.run_dir, kind, self.model, self.tokenizer, self.meta, dict(self.state),
+                                 self.optimizer if with_optimizer else None)
+                self.emit("checkpoint", kind=kind, step=self.state["step"],
+                          elapsed=round(self.state["elapsed"], 3), path=str(path))
         except OSError as e:
             self.emit("error", kind="disk", message=f"cannot write the {kind} checkpoint: {e}",
                       hint="free disk space; the previous checkpoint is intact and training continues")
+        finally:
+            self.dist.barrier()
 
     def evaluate_checkpoint(self, kind: str = "best", split: str = "test", beam: int | None = None) -> int:
         """`cram eval`: load a checkpoint of this run and evaluate it (no training)."""
@@ -394,6 +444,7 @@ class Trainer:
             if beam:
                 self.cfg.eval.beam_size = beam
             self.hw = hardware.resolve(self.cfg.hardware)
+            self.dist = distributed.init(self.hw.device.type)
             self._load_data()
             self.model, self.tokenizer, self.meta = model_lib.load(folder)
             self.ids = model_lib.special_ids(self.model)
@@ -415,7 +466,10 @@ class Trainer:
         rows, samples = final_evaluation(
             model, self.tokenizer, self.test_sets, self.ids, run_dir=self.run_dir, beam_size=cfg.eval.beam_size,
             max_len=cfg.data.max_target_len, batch_size=cfg.eval.batch_size, device=self.hw.device,
-            autocast=self.hw.autocast(), n_samples=cfg.eval.samples, seed=cfg.train.seed, emit=self.emit)
+            autocast=self.hw.autocast(), n_samples=cfg.eval.samples, seed=cfg.train.seed, emit=self.emit,
+            d=self.dist)
+        if not self.dist.is_main:
+            return
         write_results(self.run_dir, rows)
         write_samples(self.run_dir, samples)
         self.emit("done", status="completed", stopped=False, results={r["language"]: r["bleu4"] for r in rows},

@@ -172,6 +172,54 @@ def cmd_config(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .compare import compare_table, config_differences, format_table, to_csv
+    from .rundir import is_run_dir
+
+    missing = [d for d in args.run_dirs if not is_run_dir(d)]
+    if missing:
+        print(f"cram: not a run directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    header, rows = compare_table(args.run_dirs)
+    if args.csv:
+        print(to_csv(header, rows), end="")
+        return 0
+    print(format_table(header, rows))
+    diffs = config_differences(args.run_dirs)
+    if diffs:
+        print("\nsettings that differ:")
+        for name, vals in diffs.items():
+            print(f"  {name}: " + " | ".join(str(v) for v in vals))
+    return 0
+
+
+def cmd_slurm(args) -> int:
+    from . import slurm
+    from .rundir import DEFAULT_RUNS_DIR
+
+    cfg = _resolve_config(args)
+    config_lib.check(cfg)
+    import datetime as _dt
+
+    run_dir = args.run_dir or str((Path(args.runs_dir or DEFAULT_RUNS_DIR) /
+                                   f"{_dt.datetime.now():%Y%m%d-%H%M%S}-{cfg.name or 'run'}").resolve())
+    text = slurm.render(cfg, run_dir=run_dir, gpus=args.gpus, time=args.time, partition=args.partition,
+                        account=args.account, cpus_per_task=args.cpus_per_task, mem=args.mem,
+                        signal_seconds=args.signal_seconds)
+    limit = slurm.parse_time(args.time)
+    if cfg.budget.seconds + args.signal_seconds > limit:
+        print(f"cram: note: the training budget ({cfg.budget.seconds:.0f}s) does not fit in --time {args.time} "
+              f"before the signal; the job will checkpoint and requeue to finish it", file=sys.stderr)
+    if args.out:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)  # sbatch opens --output there before the script runs
+        Path(args.out).write_text(text)
+        Path(args.out).chmod(0o755)
+        print(f"wrote {args.out}: submit with `sbatch {args.out}`", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cram", description="Cram code-summarization models under a time budget "
                                 "and evaluate them like CodeXGLUE code-to-text (smoothed BLEU-4).")
@@ -207,6 +255,28 @@ def build_parser() -> argparse.ArgumentParser:
     st = dsub.add_parser("stats", help="usable and skipped examples per language and split")
     st.add_argument("path")
     d.set_defaults(func=cmd_data)
+
+    cp = sub.add_parser("compare", help="BLEU per language (and mean) of several runs, and differing settings")
+    cp.add_argument("run_dirs", nargs="+")
+    cp.add_argument("--csv", action="store_true", help="print the table as CSV")
+    cp.set_defaults(func=cmd_compare)
+
+    sl = sub.add_parser("slurm", help="write an sbatch script (torchrun inside, checkpoint on the time-limit "
+                        "signal, requeue-safe resume)")
+    sl.add_argument("config", nargs="?", help="config file (.toml or .json)")
+    sl.add_argument("--preset")
+    sl.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE")
+    sl.add_argument("--gpus", type=int, default=1)
+    sl.add_argument("--time", default="24:00:00", help="job time limit, HH:MM:SS or D-HH:MM:SS")
+    sl.add_argument("--partition", default="")
+    sl.add_argument("--account", default="")
+    sl.add_argument("--cpus-per-task", type=int, default=8)
+    sl.add_argument("--mem", default="")
+    sl.add_argument("--signal-seconds", type=int, default=300, help="SIGTERM this long before the limit")
+    sl.add_argument("--run-dir", help="run directory on the shared filesystem (default: RUNS_DIR/DATE-NAME)")
+    sl.add_argument("--runs-dir")
+    sl.add_argument("--out", help="write the script here (default: stdout)")
+    sl.set_defaults(func=cmd_slurm, resume=None)
 
     c = sub.add_parser("config", help="settings: schema (JSON), show (TOML), presets")
     csub = c.add_subparsers(dest="config_cmd", required=True)

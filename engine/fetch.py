@@ -147,11 +147,12 @@ def _is_local(source) -> bool:
         (".", "/", "~"))
 
 
-def _open_split(datasets, source, local: bool, lang: str, split: str):
-    """(iterable of row dicts, number of rows or 0 when unknown)."""
+def _open_split(datasets, source, local: bool, lang: str, split: str, cache_dir: str | None = None):
+    """(iterable of row dicts, number of rows or 0 when unknown). Streaming: rows are read as they are written,
+    and `cache_dir` only receives lock files."""
     hf_split = HF_SPLITS[split]
     if not local:
-        ds = datasets.load_dataset(str(source), lang, split=hf_split, streaming=True)
+        ds = datasets.load_dataset(str(source), lang, split=hf_split, streaming=True, cache_dir=cache_dir)
         return ds, _num_examples(ds, hf_split) or EXPECTED_COUNTS[lang][split]
     root = Path(source).expanduser()
     folder = root / lang
@@ -161,13 +162,13 @@ def _open_split(datasets, source, local: bool, lang: str, split: str):
         return ds, len(ds)
     readme = root / "README.md"
     if readme.is_file() and "config_name:" in readme.read_text(encoding="utf-8", errors="replace"):
-        ds = datasets.load_dataset(str(root), lang, split=hf_split, streaming=True)
+        ds = datasets.load_dataset(str(root), lang, split=hf_split, streaming=True, cache_dir=cache_dir)
     else:
         if not folder.is_dir():
             have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
             raise FetchError(f"{folder}: folder not found (languages here: {', '.join(have) or 'none'}). Expected "
                              f"SRC/{{lang}}/ with train, valid or validation, and test files (.parquet, .jsonl, .json)")
-        ds = datasets.load_dataset(str(root), data_dir=lang, split=hf_split, streaming=True)
+        ds = datasets.load_dataset(str(root), data_dir=lang, split=hf_split, streaming=True, cache_dir=cache_dir)
     return ds, _num_examples(ds, hf_split)
 
 
@@ -300,8 +301,13 @@ def fetch_codexglue(out_dir, languages=None, source=None, progress: Progress | N
             raise FetchError(f"cannot reach the Hugging Face Hub ({why}), so CodeXGLUE code-to-text cannot be "
                              f"fetched from {src}.\n" + manual_instructions(out, langs))
     datasets = _import_datasets(out, langs)
-    known = [EXPECTED_COUNTS[lang][split] for lang, split, _ in todo] if not local else []
-    total = sum(known)
+    with tempfile.TemporaryDirectory(prefix="cram-fetch-") as cache_dir:
+        return _fetch(datasets, out, src, local, langs, todo, manifest, progress, cancel, cache_dir)
+
+
+def _fetch(datasets, out: Path, src: str, local: bool, langs, todo, manifest: dict, progress, cancel,
+           cache_dir: str) -> dict:
+    total = 0 if local else sum(EXPECTED_COUNTS[lang][split] for lang, split, _ in todo)   # 0: unknown
     done = 0
     for i, (lang, split, rel) in enumerate(todo):
         if cancel is not None and cancel():
@@ -309,7 +315,7 @@ def fetch_codexglue(out_dir, languages=None, source=None, progress: Progress | N
         t0 = time.monotonic()
         label = f"{rel} ({i + 1}/{len(todo)})"
         try:
-            rows, n_expected = _open_split(datasets, src, local, lang, split)
+            rows, n_expected = _open_split(datasets, src, local, lang, split, cache_dir)
         except FetchError:
             raise
         except Exception as e:  # noqa: BLE001 - every failure of the source becomes one clear message

@@ -148,6 +148,10 @@ def cmd_data(args) -> int:
         manifest = corpus.build_stdlib_corpus(Path(args.out), include_site_packages=args.site_packages)
         print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in manifest["counts"].items()))
         return 0
+    if args.data_cmd == "build":
+        return _data_build(args)
+    if args.data_cmd == "fetch":
+        return _data_fetch(args)
     if args.data_cmd == "stats":
         try:
             rows = data.stats(Path(args.path))
@@ -157,6 +161,61 @@ def cmd_data(args) -> int:
         print(data.format_stats(rows))
         return 0
     return 2
+
+
+_last_progress = [0.0]
+
+
+def _print_progress(done: int, total: int, message: str = "") -> None:
+    """A refreshed line on a terminal; every 10 s (and at the end) when stderr is a file or a pipe."""
+    import time
+
+    tty = sys.stderr.isatty()
+    now = time.monotonic()
+    if not tty and now - _last_progress[0] < 10 and done != total:
+        return
+    _last_progress[0] = now
+    pct = f"{100 * done / total:5.1f}% " if total else ""
+    line = f"{pct}{done:,} {message}"[:100]
+    print(("\r" + line.ljust(100)) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+
+def _data_build(args) -> int:
+    from .corpus import Cancelled
+    from .treesitter_corpus import SourceError, build_source_corpus, default_source_corpus_dir
+
+    src = Path(args.src_dir)
+    out = Path(args.out) if args.out else default_source_corpus_dir(src, args.language)
+    try:
+        manifest = build_source_corpus(src, args.language, out, progress=_print_progress)
+    except (SourceError, Cancelled) as e:
+        print(f"\ncram: {e}", file=sys.stderr)
+        return 2
+    print(file=sys.stderr)
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("skipped", {}).items()))
+    print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in manifest["counts"].items()) +
+          (f" (skipped: {skipped})" if skipped else ""))
+    print(f"train on it: cram train --set data.source=codexglue --set data.path={out} "
+          f"--set data.languages={args.language}")
+    return 0
+
+
+def _data_fetch(args) -> int:
+    from .corpus import Cancelled
+    from .fetch import FetchError, default_codexglue_dir, fetch_codexglue
+
+    out = Path(args.out) if args.out else default_codexglue_dir()
+    langs = [x.strip() for x in args.languages.split(",") if x.strip()] if args.languages else None
+    try:
+        manifest = fetch_codexglue(out, langs, args.source, progress=_print_progress)
+    except (FetchError, Cancelled) as e:
+        print(f"\ncram: {e}", file=sys.stderr)
+        return 2
+    print(file=sys.stderr)
+    print(f"wrote {out}")
+    for lang, counts in manifest.get("counts", {}).items():
+        print(f"  {lang}: " + ", ".join(f"{s} {n:,}" for s, n in counts.items()))
+    return 0
 
 
 def cmd_config(args) -> int:
@@ -252,6 +311,15 @@ def build_parser() -> argparse.ArgumentParser:
     bs = dsub.add_parser("build-stdlib", help="build the built-in corpus from this Python's standard library")
     bs.add_argument("out")
     bs.add_argument("--site-packages", action="store_true", help="also use installed site-packages")
+    bd = dsub.add_parser("build", help="build a corpus from a source tree (python, java, javascript, go, php, ruby)")
+    bd.add_argument("src_dir")
+    bd.add_argument("--language", required=True, choices=list(config_lib.LANGUAGES))
+    bd.add_argument("--out", help="output folder (default: the cache, named after the source folder)")
+    fe = dsub.add_parser("fetch", help="get a public data set: codexglue (code-to-text, through `datasets`)")
+    fe.add_argument("dataset", choices=["codexglue"])
+    fe.add_argument("--languages", help="comma-separated (default: all six)")
+    fe.add_argument("--out", help="output folder (default: the cache)")
+    fe.add_argument("--source", help="a local copy to read instead of the hub (parquet / jsonl / save_to_disk)")
     st = dsub.add_parser("stats", help="usable and skipped examples per language and split")
     st.add_argument("path")
     d.set_defaults(func=cmd_data)

@@ -467,11 +467,16 @@ def build_stdlib_corpus(out_dir, include_site_packages: bool = False, progress: 
                         progress=progress)
 
 
+def cache_root(cache_dir=None) -> Path:
+    """CACHE = cache_dir, $CRAM_CACHE_DIR or ~/.cache/cramgui."""
+    cache = cache_dir or os.environ.get("CRAM_CACHE_DIR") or Path.home() / ".cache" / "cramgui"
+    return Path(cache).expanduser()
+
+
 def default_corpus_dir(include_site_packages: bool = False, cache_dir=None) -> Path:
     """CACHE/corpus/stdlib-py{major}{minor}[-site]/ with CACHE = cache_dir, $CRAM_CACHE_DIR or ~/.cache/cramgui."""
-    cache = cache_dir or os.environ.get("CRAM_CACHE_DIR") or Path.home() / ".cache" / "cramgui"
     name = f"stdlib-py{sys.version_info.major}{sys.version_info.minor}" + ("-site" if include_site_packages else "")
-    return Path(cache).expanduser() / "corpus" / name
+    return cache_root(cache_dir) / "corpus" / name
 
 
 def _is_current(folder: Path, include_site_packages: bool) -> bool:

@@ -29,16 +29,16 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlparse
 
 from .config import LANGUAGES
-from .corpus import Cancelled
+from .corpus import Cancelled, cache_root
 from .rundir import atomic_write_json
 
 HUB_DATASET = "google/code_x_glue_ct_code_to_text"
@@ -71,6 +71,11 @@ class FetchError(RuntimeError):
     """The data cannot be fetched. The message says why, and what to download by hand and where to put it."""
 
 
+def default_codexglue_dir(cache_dir=None) -> Path:
+    """CACHE/data/codexglue (CACHE = cache_dir, $CRAM_CACHE_DIR or ~/.cache/cramgui)."""
+    return cache_root(cache_dir) / "data" / "codexglue"
+
+
 # -- messages ---------------------------------------------------------------------------------------------------
 def manual_instructions(out_dir, languages) -> str:
     """What to download by hand, and where to put it, for `languages` fetched into OUT_DIR."""
@@ -99,30 +104,34 @@ def _offline_reason() -> str | None:
 
 
 def hub_reachable(timeout: float | None = None) -> str | None:
-    """None when the Hub endpoint ($HF_ENDPOINT or huggingface.co) accepts a TCP connection within `timeout`
-    seconds, else why not. Name resolution runs in a thread, so a hanging DNS lookup cannot block either."""
+    """None when the Hub ($HF_ENDPOINT or https://huggingface.co) answers an HTTP request for the dataset within
+    `timeout` seconds (any HTTP status counts as an answer), else why not. An HTTP request, not just a TCP
+    connection, because sandboxes and proxies may accept any connection; it runs in a thread, so a hanging name
+    lookup cannot block either."""
     why = _offline_reason()
     if why:
         return why
     timeout = CONNECT_TIMEOUT if timeout is None else timeout
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    url = urlparse(endpoint)
-    host = url.hostname or "huggingface.co"
-    port = url.port or (80 if url.scheme == "http" else 443)
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    url = f"{endpoint}/api/datasets/{HUB_DATASET}"
     result: list = []
 
     def attempt():
+        req = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "cramgui-fetch"})
         try:
-            socket.create_connection((host, port), timeout=timeout).close()
+            urllib.request.urlopen(req, timeout=timeout).close()
             result.append(None)
-        except OSError as e:
-            result.append(f"{host}:{port}: {e.strerror or e.__class__.__name__ or e}")
+        except urllib.error.HTTPError:
+            result.append(None)   # the server answered
+        except Exception as e:  # noqa: BLE001 - URLError, OSError, ValueError (bad URL), ssl errors ...
+            reason = getattr(e, "reason", None) or e
+            result.append(f"{endpoint}: {getattr(reason, 'strerror', None) or reason}")
 
     t = threading.Thread(target=attempt, daemon=True)
     t.start()
     t.join(timeout + 0.5)
     if not result:
-        return f"{host}:{port}: no answer within {timeout:g} s"
+        return f"{endpoint}: no answer within {timeout:g} s"
     return result[0]
 
 
@@ -187,6 +196,13 @@ def _row(obj: dict, split: str) -> dict:
     return row
 
 
+def _check_format(obj) -> None:
+    if not isinstance(obj, dict) or not all(isinstance(obj.get(k), list) for k in ("code_tokens", "docstring_tokens")):
+        have = ", ".join(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise FetchError(f"not the CodeXGLUE code-to-text format: rows need `code_tokens` and `docstring_tokens` "
+                         f"lists (this source has {have})")
+
+
 # -- manifest ---------------------------------------------------------------------------------------------------
 def sha256_of(path) -> str:
     h = hashlib.sha256()
@@ -245,6 +261,8 @@ def _write_split(rows, path: Path, split: str, on_chunk: Callable[[int], None]) 
     try:
         with os.fdopen(fd, "wb") as fh:
             for obj in rows:
+                if n == 0:
+                    _check_format(obj)
                 line = (json.dumps(_row(obj, split)) + "\n").encode("utf-8")
                 fh.write(line)
                 h.update(line)
@@ -333,6 +351,8 @@ def _fetch(datasets, out: Path, src: str, local: bool, langs, todo, manifest: di
             n, size, digest = _write_split(rows, out / rel, split, on_chunk)
         except (Cancelled, KeyboardInterrupt):
             raise
+        except FetchError as e:
+            raise FetchError(f"{src} ({lang} {HF_SPLITS[split]}): {e}") from None
         except Exception as e:  # noqa: BLE001
             raise _source_error(e, src, local, out, langs, lang, split) from e
         done += n

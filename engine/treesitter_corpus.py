@@ -24,14 +24,16 @@ the start of the function's line (`export function`, `private def`).
   original_string   the function as written (comments inside kept)
 
 Functions whose syntax tree holds an ERROR or MISSING node are skipped (`syntax_error`); the rest of the file is
-kept, and the manifest counts the files that had any syntax error (`files_with_syntax_errors`). Files: binary (NUL
-byte), larger than 1 MB, not UTF-8, Go files marked "Code generated ... DO NOT EDIT", and minified JavaScript are
-skipped and counted by reason; test folders (test, tests, spec, __tests__, testdata, ...) and test files
+kept, and the manifest counts the files that had any syntax error (`files_with_syntax_errors`; a function that the
+error swallowed whole is not seen, so not counted). Files: binary (NUL byte), larger than 1 MB, not UTF-8,
+generated ("DO NOT EDIT" or "@generated" in the first 2,000 characters) and minified JavaScript are skipped and
+counted by reason; test folders (test, tests, spec, __tests__, testdata, ...) and test files
 (`*_test.go`, `*.test.js`, `*.spec.js`, `*_spec.rb`, `*_test.rb`, `test_*.rb`, `*.min.js`) are not read.
 """
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -40,14 +42,16 @@ from pathlib import Path
 from typing import Callable
 
 from . import corpus
+from .config import LANGUAGES
 from .corpus import Cancelled, length_stats  # noqa: F401  (re-exported for the console)
 
 TREE_SITTER_LANGUAGES = ("ruby", "javascript", "go", "java", "php")
-SOURCE_LANGUAGES = ("ruby", "javascript", "go", "python", "java", "php")   # engine.config.LANGUAGES order
+SOURCE_LANGUAGES = LANGUAGES       # every CodeXGLUE language, in engine.config.LANGUAGES order
 EXTRA_SKIP_DIRS = frozenset({"spec", "specs", "__tests__", "__mocks__", "testdata"})
 MINIFIED_LINE_BYTES = 500          # a .js file whose lines average more than this is minified
-CODE_GENERATED_RE = re.compile(r"^// Code generated .* DO NOT EDIT\.$", re.MULTILINE)
-INLINE_TAG_RE = re.compile(r"\{@(link|linkplain|code|literal|value)\s*([^{}]*)\}")
+CODE_GENERATED_RE = re.compile(r"^// Code generated .* DO NOT EDIT\.$", re.MULTILINE)   # Go's convention
+GENERATED_HEAD_CHARS = 2000        # "DO NOT EDIT" or "@generated" this early: a generated file
+INLINE_TAG_RE = re.compile(r"\{@(linkplain|link|code|literal|value)\b\s*([^{}]*)\}")
 LINK_RE = re.compile(r"^(\S*?\([^)]*\)|\S+)\s*(.*)$", re.DOTALL)
 
 
@@ -391,8 +395,9 @@ class TreeSitterExtractor:
         }
 
     def skip_file(self, name: str) -> bool:
-        return name.endswith(self.spec.file_suffixes_skipped) or name.startswith(self.spec.file_prefixes_skipped) \
-            if (self.spec.file_suffixes_skipped or self.spec.file_prefixes_skipped) else False
+        spec = self.spec
+        return bool(spec.file_suffixes_skipped and name.endswith(spec.file_suffixes_skipped)
+                    or spec.file_prefixes_skipped and name.startswith(spec.file_prefixes_skipped))
 
     def decode(self, data: bytes) -> str:
         if data.startswith(b"\xef\xbb\xbf"):
@@ -400,7 +405,8 @@ class TreeSitterExtractor:
         return data.decode("utf-8")
 
     def file_problem(self, text: str) -> str | None:
-        if self.language == "go" and CODE_GENERATED_RE.search(text[:4000]):
+        head = text[:GENERATED_HEAD_CHARS]
+        if CODE_GENERATED_RE.search(head) or "DO NOT EDIT" in head or "@generated" in head:
             return "file_generated"
         if self.language == "javascript" and len(text) > 20 * MINIFIED_LINE_BYTES \
                 and len(text) / (text.count("\n") + 1) > MINIFIED_LINE_BYTES:
@@ -411,21 +417,20 @@ class TreeSitterExtractor:
         return {"tree_sitter": _version("tree-sitter"), "grammar": f"{self.spec.package} {_version(self.spec.package)}",
                 "files_with_syntax_errors": self.files_with_errors}
 
-    def parse(self, text: str) -> _File:
+    def parse(self, text: str) -> tuple[_File, list]:
+        """(the parsed file, its function-like nodes in source order)."""
         src = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
         tree = self._parser.parse(src)
         caps = self._cursor_cls(self._query).captures(tree.root_node)
         comments = sorted(caps.get("comment", []), key=lambda n: n.start_byte)
-        f = _File(self.spec, src, tree, comments)
-        f.units = sorted(caps.get("unit", []), key=lambda n: n.start_byte)
-        return f
+        return _File(self.spec, src, tree, comments), sorted(caps.get("unit", []), key=lambda n: n.start_byte)
 
     def extract(self, text: str, rel_path: str, repo: str, skipped: Counter) -> list[dict]:
         """Every kept pair of one file, as CodeXGLUE rows (without `partition`); left-out functions counted."""
-        f = self.parse(text)
+        f, units = self.parse(text)
         if f.tree.root_node.has_error:
             self.files_with_errors += 1
-        resolved = [r for r in (_resolve(self.spec, f.src, n) for n in f.units) if r]
+        resolved = [r for r in (_resolve(self.spec, f.src, n) for n in units) if r]
         own = {(u.start_byte, u.end_byte) for u, _ in resolved}
         rows = []
         for unit, name in resolved:
@@ -507,6 +512,13 @@ def available_languages() -> dict[str, str]:
 
 
 # -- the entry point --------------------------------------------------------------------------------------------
+def default_source_corpus_dir(src_dir, language: str, cache_dir=None) -> Path:
+    """CACHE/corpus/{folder name}-{language}-{8 hex of the absolute path} (CACHE as engine.corpus.cache_root)."""
+    src = Path(src_dir).expanduser().resolve()
+    digest = hashlib.sha1(str(src).encode("utf-8")).hexdigest()[:8]
+    return corpus.cache_root(cache_dir) / "corpus" / f"{src.name or 'root'}-{language}-{digest}"
+
+
 def build_source_corpus(src_dir, language: str, out_dir, progress: Callable[[int, int, str], None] | None = None,
                         cancel: Callable[[], bool] | None = None, *, repo: str | None = None,
                         source: str | None = None) -> dict:

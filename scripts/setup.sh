@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install cramgui with its test extra. Idempotent: a second run installs nothing new.
+# Create .venv (if missing) and install cramgui with its test and fetch (datasets) extras. Idempotent: a second run installs nothing new.
 #   PYTHON=python3.12 scripts/setup.sh            choose the interpreter
 #   TORCH_SPEC="torch==2.5.1" scripts/setup.sh    choose the torch build (default: CUDA build on a machine with an
 #                                                 NVIDIA driver, torch 2.13 (CPU where a local wheel exists) else)
@@ -22,5 +22,5 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing $spec" >&2
   pip install $spec || pip install torch
 fi
-pip install -e ".[test]"
+pip install -e ".[test,fetch]"
 echo "setup: ready ($(.venv/bin/python -c 'import torch, PySide6; print("torch", torch.__version__, "| PySide6", PySide6.__version__)'))" >&2

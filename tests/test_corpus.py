@@ -1,7 +1,7 @@
 """engine.corpus: the built-in code/docstring corpus from Python sources."""
 import json
-from collections import Counter
 import time
+from collections import Counter
 
 import pytest
 

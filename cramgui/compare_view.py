@@ -1,0 +1,192 @@
+"""Comparing runs: loss curves overlaid (one colour per run, same smoothing, log-y, x by step or elapsed time),
+a BLEU table with one row per run and one column per language plus the mean, and the settings that differ.
+
+The numbers come from engine.compare (pure Python, the same code as `cram compare`); curves from each run's
+events.jsonl through RunState, so the comparison shows exactly what each run's own view shows.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from engine import compare
+
+from .plots import ema
+from .run_state import RunState
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
+          "#bcbd22"]
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return "–" if not math.isfinite(v) else f"{v:.2f}"
+    return str(v)
+
+
+class CompareView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.paths: list[str] = []
+        self.states: list[RunState] = []
+        self.curves: list[pg.PlotDataItem] = []
+
+        self.x_combo = QComboBox()
+        self.x_combo.addItems(["step", "elapsed"])
+        self.x_combo.setToolTip("x axis of the overlay: optimizer step or training time (s)")
+        self.x_combo.currentTextChanged.connect(lambda _: self._draw())
+        self.smooth = QDoubleSpinBox()
+        self.smooth.setRange(0.0, 0.999)
+        self.smooth.setSingleStep(0.05)
+        self.smooth.setDecimals(3)
+        self.smooth.setValue(0.9)
+        self.smooth.setToolTip("EMA smoothing applied to every run's training loss (0 = raw)")
+        self.smooth.valueChanged.connect(lambda _: self._draw())
+        self.csv_btn = QPushButton("Export table CSV…")
+        self.csv_btn.clicked.connect(self._export_csv_dialog)
+        self.png_btn = QPushButton("Export overlay PNG…")
+        self.png_btn.clicked.connect(self._export_png_dialog)
+        self.info = QLabel("Select two or more runs in the runs list and choose Compare.")
+        bar = QHBoxLayout()
+        for w in (QLabel("x axis"), self.x_combo, QLabel("smoothing"), self.smooth):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.csv_btn)
+        bar.addWidget(self.png_btn)
+
+        self.plot = pg.PlotWidget(background="w")
+        pi = self.plot.getPlotItem()
+        pi.setTitle("Training loss (EMA), all selected runs", size="10pt")
+        pi.setLogMode(y=True)
+        pi.showGrid(x=True, y=True, alpha=0.25)
+        pi.setDownsampling(auto=True, mode="peak")
+        pi.setClipToView(True)
+        self.legend = pi.addLegend(offset=(-10, 10))
+
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.diff = QTableWidget()
+        self.diff.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.diff.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+
+        lower = QSplitter(Qt.Horizontal)
+        for title, w in (("BLEU-4 per language", self.table), ("Settings that differ", self.diff)):
+            box = QWidget()
+            lay = QVBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.addWidget(QLabel(f"<b>{title}</b>"))
+            lay.addWidget(w)
+            lower.addWidget(box)
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(self.plot)
+        split.addWidget(lower)
+        split.setSizes([420, 260])
+        lay = QVBoxLayout(self)
+        lay.addLayout(bar)
+        lay.addWidget(self.info)
+        lay.addWidget(split, 1)
+
+    # -- data ---------------------------------------------------------------------------------------------------
+    def set_runs(self, paths: list[str]) -> None:
+        self.paths = [os.fspath(p) for p in paths]
+        self.states = []
+        for p in self.paths:
+            st = RunState()
+            st.load_run_dir(p)
+            self.states.append(st)
+        self.header, self.rows = compare.compare_table(self.paths)
+        self.diffs = compare.config_differences(self.paths) if self.paths else {}
+        self.info.setText(f"{len(self.paths)} runs" if self.paths else
+                          "Select two or more runs in the runs list and choose Compare.")
+        self._fill_table()
+        self._fill_diff()
+        self._draw()
+
+    def _fill_table(self) -> None:
+        self.table.clear()
+        self.table.setColumnCount(len(self.header))
+        self.table.setRowCount(len(self.rows))
+        self.table.setHorizontalHeaderLabels(self.header)
+        for r, row in enumerate(self.rows):
+            for c, v in enumerate(row):
+                item = QTableWidgetItem(_cell(v))
+                if c == 0:
+                    item.setForeground(pg.mkColor(COLORS[r % len(COLORS)]))
+                else:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                self.table.setItem(r, c, item)
+
+    def _fill_diff(self) -> None:
+        names = [row[0] for row in self.rows]
+        self.diff.clear()
+        self.diff.setColumnCount(1 + len(names))
+        self.diff.setHorizontalHeaderLabels(["setting", *names])
+        self.diff.setRowCount(len(self.diffs))
+        for r, (field, vals) in enumerate(self.diffs.items()):
+            self.diff.setItem(r, 0, QTableWidgetItem(field))
+            for c, v in enumerate(vals):
+                self.diff.setItem(r, c + 1, QTableWidgetItem(",".join(v) if isinstance(v, list) else str(v)))
+
+    def curve_data(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """The plotted (x, smoothed loss) of run i: finite, positive losses only (log axis)."""
+        s = self.states[i].steps
+        x = s.view("step" if self.x_combo.currentText() == "step" else "elapsed")
+        y = s.view("loss")
+        ok = np.isfinite(x) & np.isfinite(y) & (y > 0)
+        x, y = x[ok], y[ok]
+        return x, ema(y, self.smooth.value()) if len(y) else y
+
+    def _draw(self) -> None:
+        pi = self.plot.getPlotItem()
+        for c in self.curves:
+            pi.removeItem(c)
+        self.legend.clear()
+        self.curves = []
+        for i in range(len(self.states)):
+            x, y = self.curve_data(i)
+            name = self.rows[i][0] if i < len(self.rows) else f"run {i + 1}"
+            item = pi.plot(x, y, name=name, pen=pg.mkPen(COLORS[i % len(COLORS)], width=2))
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            self.curves.append(item)
+        pi.setLabel("bottom", "optimizer step" if self.x_combo.currentText() == "step" else "training time (s)")
+
+    # -- export ---------------------------------------------------------------------------------------------------
+    def displayed_table(self) -> list[list[str]]:
+        out = [[self.table.horizontalHeaderItem(c).text() for c in range(self.table.columnCount())]]
+        for r in range(self.table.rowCount()):
+            out.append([self.table.item(r, c).text() for c in range(self.table.columnCount())])
+        return out
+
+    def export_csv(self, path) -> None:
+        """The comparison table exactly as shown."""
+        with open(os.fspath(path), "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh, lineterminator="\n").writerows(self.displayed_table())
+
+    def export_png(self, path) -> None:
+        if self.plot.width() < 50 or self.plot.height() < 50:
+            self.plot.resize(900, 500)
+        exp = pg.exporters.ImageExporter(self.plot.getPlotItem())
+        exp.parameters()["width"] = max(int(self.plot.width()) * 2, 1200)
+        exp.export(os.fspath(path))
+
+    def _export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export comparison table", "comparison.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def _export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export loss overlay", "comparison.png", "PNG (*.png)")
+        if path:
+            self.export_png(path)

@@ -1,0 +1,3 @@
+from cramgui.app import main
+
+raise SystemExit(main())

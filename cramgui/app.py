@@ -1,0 +1,70 @@
+"""`cramgui [RUN_DIR]`: the console. QApplication + qasync event loop; opens RUN_DIR when given (replay + follow)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import signal
+import sys
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="cramgui", description="Console for cram: configure, run, watch, compare.")
+    ap.add_argument("run_dir", nargs="?", help="open this run directory (replays it and follows it live)")
+    ap.add_argument("--runs-dir", help="runs folder listed in the Runs panel (default: $CRAM_RUNS_DIR or ./runs)")
+    ap.add_argument("--preset", help="start with this preset in the form")
+    ap.add_argument("--config", help="start with this config file (.toml/.json) in the form")
+    ap.add_argument("--start", action="store_true", help="start a run with the form's config right away")
+    ap.add_argument("--tab", choices=["training", "results", "samples", "compare", "log"], help="tab shown at start")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import qasync
+
+    from .main_window import TABS, MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("cramgui")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    # CRAMGUI_ENGINE="prog args..." replaces `python -m engine` (a fake engine for demos and screenshots)
+    engine_cmd = shlex.split(os.environ["CRAMGUI_ENGINE"]) if os.environ.get("CRAMGUI_ENGINE") else None
+    win = MainWindow(runs_dir=args.runs_dir, engine_command=engine_cmd)
+    if args.preset:
+        win.form.set_preset(args.preset)
+    if args.config:
+        win.form.load_config_file(args.config)
+    if args.run_dir:
+        win.open_run(args.run_dir)
+    tab = args.tab or os.environ.get("CRAMGUI_TAB", "").strip().lower()    # CRAMGUI_TAB: screenshots
+    if tab in TABS:
+        win.select_tab(tab)
+    win.show()
+    if args.start:
+        QTimer.singleShot(0, win.start_run)
+
+    # Ctrl+C / SIGTERM: stop a running engine gracefully (checkpoint), then quit; a second signal kills it
+    def on_signal(*_):
+        QTimer.singleShot(0, win.quit_now)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, on_signal)
+        except ValueError:
+            pass
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)        # lets Python run its signal handlers while Qt waits
+    wake.start(250)
+    app.aboutToQuit.connect(win.shutdown_now)
+
+    with loop:
+        code = loop.run_forever()
+    win.shutdown_now()
+    return int(code or 0)

@@ -1,0 +1,66 @@
+"""GUI test fixtures: offscreen Qt, one qasync loop for the session, a scripted fake engine."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+HERE = Path(__file__).resolve().parent
+FAKE_ENGINE = HERE / "fake_engine.py"
+
+
+@pytest.fixture(scope="session")
+def _qloop_session(qapp):
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.events._set_running_loop(None)
+    yield loop
+
+
+@pytest.fixture
+def qloop(_qloop_session, qapp):
+    """The qasync loop, 'running' for the duration of one test (pytest-qt's waits drive it through Qt).
+    pytest-qt has no qasync support; the loop is marked running only inside GUI tests so other tests that use
+    asyncio.run are unaffected."""
+    loop = _qloop_session
+    asyncio.set_event_loop(loop)
+    asyncio.events._set_running_loop(loop)
+    try:
+        yield loop
+    finally:
+        # let finished tasks run their callbacks before the loop is marked stopped
+        for _ in range(3):
+            qapp.processEvents()
+        asyncio.events._set_running_loop(None)
+
+
+@pytest.fixture
+def fake_engine_cmd():
+    """Builds an engine command running the fake engine with extra switches."""
+    def make(*switches: str) -> list[str]:
+        return [sys.executable, str(FAKE_ENGINE), *switches]
+    return make
+
+
+@pytest.fixture
+def pid_alive():
+    return _pid_alive
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True

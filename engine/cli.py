@@ -48,7 +48,7 @@ def cmd_train(args) -> int:
             print(encode("error", kind="config", message=str(e), hint="fix the setting and start again"))
             print(encode("done", status="failed", stopped=False))
         return 2
-    from .distributed import inside_torchrun
+    from .launch import inside_torchrun
 
     if args.resume:
         run_dir = Path(args.resume)
@@ -102,7 +102,7 @@ def _launch_torchrun(args, n: int, run_dir: Path) -> int:
     import signal
     import subprocess
 
-    from .distributed import launch_command
+    from .launch import launch_command
 
     cmd = launch_command(n, train_argv(args, run_dir))
     print("cram: launching " + " ".join(cmd), file=sys.stderr, flush=True)
@@ -180,17 +180,63 @@ def _print_progress(done: int, total: int, message: str = "") -> None:
     print(("\r" + line.ljust(100)) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
 
-def _data_build(args) -> int:
+def _jsonl_progress(task: str):
+    """Progress as `progress` events on stdout (the console's data dialogs read these), at most 10 a second."""
+    import time
+
+    from .events import encode
+
+    last = [0.0]
+
+    def report(done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.1 or done == total:
+            last[0] = now
+            print(encode("progress", task=task, done=done, total=total, message=message), flush=True)
+    return report
+
+
+def _data_task(args, task: str, run) -> int:
+    """Run a data task with human or JSON-lines progress; errors are clear messages (and `error` events)."""
+    import signal
+
     from .corpus import Cancelled
-    from .treesitter_corpus import SourceError, build_source_corpus, default_source_corpus_dir
+    from .events import encode
+    from .fetch import FetchError
+    from .treesitter_corpus import SourceError
+
+    cancelled = [False]
+    signal.signal(signal.SIGTERM, lambda *_: cancelled.__setitem__(0, True))
+    progress = _jsonl_progress(task) if args.jsonl else _print_progress
+    try:
+        out, manifest = run(progress, lambda: cancelled[0])
+    except (SourceError, FetchError, Cancelled) as e:
+        kind = "cancelled" if isinstance(e, Cancelled) else "data"
+        if args.jsonl:
+            print(encode("error", kind=kind, message=str(e), hint=""), flush=True)
+            print(encode("done", status="stopped" if kind == "cancelled" else "failed"), flush=True)
+        print(f"\ncram: {e}", file=sys.stderr)
+        return 2
+    if args.jsonl:
+        print(encode("done", status="completed", path=str(out), counts=manifest.get("counts", {}),
+                     skipped=manifest.get("skipped", {})), flush=True)
+    return 0
+
+
+def _data_build(args) -> int:
+    from .treesitter_corpus import build_source_corpus, default_source_corpus_dir
 
     src = Path(args.src_dir)
     out = Path(args.out) if args.out else default_source_corpus_dir(src, args.language)
-    try:
-        manifest = build_source_corpus(src, args.language, out, progress=_print_progress)
-    except (SourceError, Cancelled) as e:
-        print(f"\ncram: {e}", file=sys.stderr)
-        return 2
+    result = {}
+
+    def run(progress, cancel):
+        result["m"] = build_source_corpus(src, args.language, out, progress=progress, cancel=cancel)
+        return out, result["m"]
+    code = _data_task(args, "build", run)
+    if code or args.jsonl:
+        return code
+    manifest = result["m"]
     print(file=sys.stderr)
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("skipped", {}).items()))
     print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in manifest["counts"].items()) +
@@ -201,16 +247,19 @@ def _data_build(args) -> int:
 
 
 def _data_fetch(args) -> int:
-    from .corpus import Cancelled
-    from .fetch import FetchError, default_codexglue_dir, fetch_codexglue
+    from .fetch import default_codexglue_dir, fetch_codexglue
 
     out = Path(args.out) if args.out else default_codexglue_dir()
     langs = [x.strip() for x in args.languages.split(",") if x.strip()] if args.languages else None
-    try:
-        manifest = fetch_codexglue(out, langs, args.source, progress=_print_progress)
-    except (FetchError, Cancelled) as e:
-        print(f"\ncram: {e}", file=sys.stderr)
-        return 2
+    result = {}
+
+    def run(progress, cancel):
+        result["m"] = fetch_codexglue(out, langs, args.source, progress=progress, cancel=cancel)
+        return out, result["m"]
+    code = _data_task(args, "fetch", run)
+    if code or args.jsonl:
+        return code
+    manifest = result["m"]
     print(file=sys.stderr)
     print(f"wrote {out}")
     for lang, counts in manifest.get("counts", {}).items():
@@ -315,11 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("src_dir")
     bd.add_argument("--language", required=True, choices=list(config_lib.LANGUAGES))
     bd.add_argument("--out", help="output folder (default: the cache, named after the source folder)")
+    bd.add_argument("--jsonl", action="store_true", help="progress and the result as JSON-lines events on stdout")
     fe = dsub.add_parser("fetch", help="get a public data set: codexglue (code-to-text, through `datasets`)")
     fe.add_argument("dataset", choices=["codexglue"])
     fe.add_argument("--languages", help="comma-separated (default: all six)")
     fe.add_argument("--out", help="output folder (default: the cache)")
     fe.add_argument("--source", help="a local copy to read instead of the hub (parquet / jsonl / save_to_disk)")
+    fe.add_argument("--jsonl", action="store_true", help="progress and the result as JSON-lines events on stdout")
     st = dsub.add_parser("stats", help="usable and skipped examples per language and split")
     st.add_argument("path")
     d.set_defaults(func=cmd_data)

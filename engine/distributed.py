@@ -9,11 +9,12 @@ stop at the same step.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from .launch import inside_torchrun, launch_command  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -95,13 +96,3 @@ def unshard(parts: list[list], n: int, world: int) -> list:
         for j, item in enumerate(part):
             out[r + j * world] = item
     return out
-
-
-def inside_torchrun() -> bool:
-    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def launch_command(n: int, argv: list[str]) -> list[str]:
-    """The torchrun command that runs `cram <argv>` on n ranks of this machine."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-            "-m", "engine", *argv]

@@ -19,6 +19,8 @@ Events and their fields (all optional fields may be absent or null):
   error       message, hint, kind ("config"|"data"|"oom"|"nonfinite"|"internal")
   done        status ("completed"|"stopped"|"failed"), stopped (bool), step, elapsed, eval_seconds, best_dev_bleu,
               results {language: bleu4}
+  progress    task ("build"|"fetch"), done, total (0 = unknown), message — `cram data build|fetch --jsonl`, which
+              end with `done` {status, path, counts, skipped} or `error`
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 SCHEMA_VERSION = 1
-EVENT_NAMES = ("started", "data", "step", "eval", "checkpoint", "result", "samples", "log", "error", "done")
+EVENT_NAMES = ("started", "data", "step", "eval", "checkpoint", "result", "samples", "log", "error", "done",
+               "progress")
 # events worth an fsync: losing them on a crash loses information a user needs
 _DURABLE = {"started", "checkpoint", "result", "error", "done", "eval"}
 

@@ -62,3 +62,15 @@ def test_bleu_cli_prints_the_official_number():
     with open(pred) as fh:
         r = cram("bleu", str(ref), stdin=fh)
     assert r.returncode == 0 and r.stdout.strip() == "9.554726113590661"
+
+
+def test_build_jsonl_streams_progress_and_result(tmp_path):
+    import json
+    src = tmp_path / "src" / "p"
+    src.mkdir(parents=True)
+    (src / "calc.go").write_text(GO)
+    r = cram("data", "build", str(tmp_path / "src"), "--language", "go", "--out", str(tmp_path / "c"), "--jsonl")
+    evs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and evs[0]["event"] == "progress" and evs[0]["task"] == "build"
+    assert evs[-1]["event"] == "done" and evs[-1]["status"] == "completed"
+    assert sum(evs[-1]["counts"].values()) == 2 and evs[-1]["path"] == str(tmp_path / "c")

@@ -14,6 +14,10 @@ def fmt_seconds(s: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
 
 
+def _num(v, spec: str = ".3f") -> str:
+    return format(v, spec) if isinstance(v, (int, float)) else "n/a"
+
+
 class ProgressLine:
     def __init__(self, stream=None, width: int = 24):
         self.stream = stream or sys.stderr
@@ -50,13 +54,14 @@ class ProgressLine:
             self._print(f"[{bar}] {p * 100:5.1f}% step {ev.get('step')} {loss_s}{tps or 0:,.0f} tok/s "
                         f"ETA {fmt_seconds(remaining)}")
         elif kind == "eval":
-            self._print(f"dev @ step {ev.get('step')}: loss {ev.get('dev_loss'):.3f} BLEU-4 {ev.get('dev_bleu'):.2f}"
-                        f"{' (best)' if ev.get('best') else ''} [{ev.get('eval_seconds'):.1f}s]", final=True)
+            self._print(f"dev @ step {ev.get('step')}: loss {_num(ev.get('dev_loss'))} BLEU-4 "
+                        f"{_num(ev.get('dev_bleu'), '.2f')}{' (best)' if ev.get('best') else ''} "
+                        f"[{_num(ev.get('eval_seconds'), '.1f')}s]", final=True)
         elif kind == "checkpoint":
             pass
         elif kind == "result":
-            self._print(f"{ev.get('language')} {ev.get('split')}: BLEU-4 {ev.get('bleu4'):.2f} "
-                        f"(n={ev.get('n')}, {ev.get('decode_seconds'):.1f}s)", final=True)
+            self._print(f"{ev.get('language')} {ev.get('split')}: BLEU-4 {_num(ev.get('bleu4'), '.2f')} "
+                        f"(n={ev.get('n')}, {_num(ev.get('decode_seconds'), '.1f')}s)", final=True)
         elif kind in ("log",):
             self._print(f"{ev.get('level')}: {ev.get('message')}", final=True)
         elif kind == "error":

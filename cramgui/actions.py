@@ -17,6 +17,7 @@ from . import export as exp
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
+TABS = ("training", "results", "samples", "compare", "data", "log")
 CSV = "CSV (*.csv)"
 PNG = "PNG image (*.png)"
 TXT = "Text (*.txt *.log)"
@@ -50,13 +51,15 @@ EXPORTS = (
            lambda w, p: w.compare.export_csv(p)),
     Export("compare_png", "Run comparison plot (PNG)…", "comparison.png", PNG, "compare",
            lambda w, p: w.compare.export_png(p)),
+    Export("data_csv", "Data statistics (CSV)…", "data_stats.csv", CSV, "data",
+           lambda w, p: w.data_panel.export_csv(p)),
     Export("log_txt", "Log (text)…", "engine.log", TXT, "log",
            lambda w, p: Path(p).write_text(w.log_view.toPlainText() + "\n", encoding="utf-8")),
 )
 EXPORT_BY_KEY = {e.key: e for e in EXPORTS}
 # Ctrl+E exports what the current tab shows
 TAB_DEFAULT_EXPORT = {"training": "history_csv", "results": "results_csv", "samples": "samples_csv",
-                      "compare": "compare_csv", "log": "log_txt"}
+                      "compare": "compare_csv", "data": "data_csv", "log": "log_txt"}
 
 
 def run_export(win: "MainWindow", key: str) -> str | None:
@@ -110,11 +113,18 @@ class Actions:
         self.resume = _action(win, "&Resume", win.resume_run, "Ctrl+Shift+R",
                               "Continue the stopped run from its last checkpoint (same run directory)")
         self.kill = _action(win, "&Kill now", win.kill_run, None, "Kill the engine at once (no checkpoint)")
+        self.job_script = _action(win, "Export &job script…", win.open_job_script_dialog, None,
+                                  "A SLURM sbatch script for this configuration (torchrun, checkpoint before the "
+                                  "time limit, requeue and resume)")
+        self.fetch_data = _action(win, "Get &CodeXGLUE…", win.open_fetch_dialog, None,
+                                  "Download the CodeXGLUE code-to-text data and use it")
+        self.build_data = _action(win, "&Build corpus from source folder…", win.open_build_dialog, None,
+                                  "Build a code/summary corpus from a source tree and use it")
         self.export_current = _action(win, "&Export current view…", win.export_current, "Ctrl+E",
                                       "Export what the current tab shows")
         self.exports = {e.key: _action(win, e.label, lambda k=e.key: run_export(win, k)) for e in EXPORTS}
         self.tabs = []
-        for i, name in enumerate(("training", "results", "samples", "compare", "log")):
+        for i, name in enumerate(TABS):
             self.tabs.append(_action(win, name.capitalize(), lambda n=name: win.select_tab(n), f"Ctrl+{i + 1}"))
 
         mb = win.menuBar()
@@ -123,6 +133,10 @@ class Actions:
         m.addSeparator()
         m.addAction(self.load_config)
         m.addAction(self.save_config)
+        m.addAction(self.job_script)
+        m.addSeparator()
+        m.addAction(self.fetch_data)
+        m.addAction(self.build_data)
         m.addSeparator()
         self.export_menu = m.addMenu("&Export")
         self._fill_export_menu(self.export_menu)

@@ -16,7 +16,8 @@ def parse_args(argv):
     ap.add_argument("--preset", help="start with this preset in the form")
     ap.add_argument("--config", help="start with this config file (.toml/.json) in the form")
     ap.add_argument("--start", action="store_true", help="start a run with the form's config right away")
-    ap.add_argument("--tab", choices=["training", "results", "samples", "compare", "log"], help="tab shown at start")
+    ap.add_argument("--tab", choices=["training", "results", "samples", "compare", "data", "log"],
+                    help="tab shown at start")
     return ap.parse_args(argv)
 
 
@@ -47,6 +48,11 @@ def main(argv=None) -> int:
     if tab in TABS:
         win.select_tab(tab)
     win.show()
+    # CRAMGUI_OPEN_DIALOG=fetch|build|job: open that dialog at start (screenshots, demos)
+    dialog = os.environ.get("CRAMGUI_OPEN_DIALOG", "").strip().lower()
+    opener = {"fetch": win.open_fetch_dialog, "build": win.open_build_dialog, "job": win.open_job_script_dialog}
+    if dialog in opener:
+        QTimer.singleShot(300, opener[dialog])
     if args.start:
         QTimer.singleShot(0, win.start_run)
 

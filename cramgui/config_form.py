@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine import config as ec
+from engine.launch import launch_command
 
 SECTION_TITLES = {"run": "Run", "model": "Model", "data": "Data", "train": "Training", "budget": "Time budget",
                   "eval": "Evaluation", "hardware": "Hardware"}
@@ -62,6 +63,19 @@ def detect_languages(folder: str | Path) -> list[str] | None:
         if d.is_dir() and any((d / f"{s}.jsonl").is_file() for s in SPLITS):
             found.append(lang)
     return found
+
+
+def train_argv(cli_args: list[str], run_dir: str, jsonl: bool = False) -> list[str]:
+    """engine.cli.train_argv for `cram train [--preset P] --set ...` on a fixed run directory (mirrored here so
+    the console does not import the CLI module)."""
+    preset, sets, i = [], [], 0
+    while i < len(cli_args):
+        if cli_args[i] == "--preset" and i + 1 < len(cli_args):
+            preset = ["--preset", cli_args[i + 1]]
+        elif cli_args[i] == "--set" and i + 1 < len(cli_args):
+            sets += ["--set", cli_args[i + 1]]
+        i += 2
+    return ["train", *preset, "--run-dir", str(run_dir), *sets] + (["--jsonl"] if jsonl else [])
 
 
 def _fmt_float(v: Any) -> str:
@@ -398,6 +412,7 @@ class ConfigForm(QWidget):
             sections[sec].addRow(label, row)
             self.rows[spec["name"]] = row
             editor.changed.connect(lambda n=spec["name"]: self._on_edit(n))
+        self.section_layouts = sections          # more rows can be added to a section (data tools)
 
         outer.addWidget(QLabel("Command line (copy to run headless):"))
         cmd_row = QHBoxLayout()
@@ -469,6 +484,21 @@ class ConfigForm(QWidget):
             self._loading = False
         self._refresh()
 
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Set several fields at once (field name -> value), validated once; the preset stays the base."""
+        self._loading = True
+        try:
+            for name, v in values.items():
+                editor = self.rows[name].editor
+                editor.blockSignals(True)
+                try:
+                    editor.set_value(v)
+                finally:
+                    editor.blockSignals(False)
+        finally:
+            self._loading = False
+        self._refresh()
+
     def set_custom_config(self, cfg: ec.RunConfig) -> None:
         """A config that is not a preset (a file, an opened run's config.json): the combo says '(custom)'."""
         self._preset = None
@@ -511,6 +541,22 @@ class ConfigForm(QWidget):
 
     def command_line(self) -> str:
         return shlex.join(["cram", "train", *self.cli_args()])
+
+    def launch_argv(self, run_dir: str = "RUN_DIR", jsonl: bool = False) -> list[str] | None:
+        """The torchrun command `cram train` runs when hardware.gpus > 1 (engine.launch.launch_command on the
+        arguments engine.cli.train_argv rebuilds: preset, --run-dir, the --set overrides, --jsonl); None for 1."""
+        n = self.config().hardware.gpus
+        if n <= 1:
+            return None
+        return launch_command(n, train_argv(self.cli_args(), run_dir, jsonl))
+
+    def command_text(self) -> str:
+        """What the command-line box shows: the `cram train` line, and with several GPUs the launch it becomes."""
+        launch = self.launch_argv()
+        if launch is None:
+            return self.command_line()
+        return (f"{self.command_line()}\n# {self.config().hardware.gpus} GPUs: it runs torchrun (RUN_DIR = the new "
+                f"run):\n{shlex.join(launch)}")
 
     # -- files ------------------------------------------------------------------------------------------------
     def load_config_file(self, path: str | Path) -> bool:
@@ -589,7 +635,10 @@ class ConfigForm(QWidget):
             rel = RELEVANT.get(name)
             row.editor.setEnabled(True if rel is None else bool(rel(values)))
         self._errors = [ec.ConfigError(n, m) for n, m in messages.items()]
-        self.command_box.setPlainText(self.command_line())
+        text = self.command_text()
+        if text != self.command_box.toPlainText():
+            self.command_box.setPlainText(text)
+            self.command_box.setFixedHeight(64 if "\n" not in text else 150)
         self.changed.emit()
         valid = not self._errors
         if valid != self._valid:

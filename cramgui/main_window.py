@@ -6,7 +6,9 @@ asyncio callbacks (the worker's reader tasks).
 """
 from __future__ import annotations
 
+import shlex
 import signal
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -17,18 +19,20 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QM
 from engine import rundir
 from engine.config import ConfigError, RunConfig
 
-from .actions import TAB_DEFAULT_EXPORT, Actions, run_export
+from .actions import TAB_DEFAULT_EXPORT, TABS, Actions, run_export
 from .compare_view import CompareView
 from .config_form import ConfigForm
+from .data_dialogs import BuildDialog, FetchDialog
+from .data_panel import DataPanel, DataSummary, StatsLoader, clamp_length
+from .job_script import JobScriptDialog
 from .plots import TrainingPlots
 from .results import ResultsView
 from .run_state import RunState
-from .runs import RunFollower, RunsPanel
+from .runs import RunFollower, RunsPanel, fmt_age, writer_host
 from .samples import SamplesView
 from .status_bar import StatusPanel, exit_text
 from .worker import EngineWorker
 
-TABS = ("training", "results", "samples", "compare", "log")
 STOP_GRACE_S = 20.0
 LOG_MAX_LINES = 20000
 
@@ -49,6 +53,9 @@ class MainWindow(QMainWindow):
         self._close_after_stop = False
         self._had_error_event = False
         self.message_boxes: list[QMessageBox] = []
+        self.engine_command = engine_command
+        self.dialogs: dict[str, QWidget] = {}      # the open fetch / build / job dialogs, by kind
+        self._writer_check = (0.0, None)             # (when, (alive here, host elsewhere)) for a followed run
 
         # views
         self.form = ConfigForm()
@@ -61,15 +68,19 @@ class MainWindow(QMainWindow):
         self.log_view.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
         self.log_view.setLineWrapMode(QPlainTextEdit.NoWrap)
         self.runs = RunsPanel(runs_dir)
+        self.data_stats = StatsLoader(self)
+        self.data_panel = DataPanel(self.data_stats)
         self.actions = Actions(self)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        for name, w in zip(TABS, (self.plots, self.results, self.samples, self.compare, self.log_view)):
+        for name, w in zip(TABS, (self.plots, self.results, self.samples, self.compare, self.data_panel,
+                                  self.log_view)):
             self.tabs.addTab(w, name.capitalize())
         self.tabs.setCornerWidget(self.actions.export_button(self), Qt.TopRightCorner)
         self.setCentralWidget(self.tabs)
         self._build_docks()
+        self._build_data_tools()
         self.status_panel = StatusPanel()
         self.statusBar().addPermanentWidget(self.status_panel, 1)
 
@@ -83,6 +94,13 @@ class MainWindow(QMainWindow):
         self.state.error.connect(self._on_error_event)
         self.state.finished.connect(lambda _ev: self.runs.refresh())
         self.state.started.connect(lambda _ev: self.runs.refresh())
+        self.state.started.connect(lambda _ev: self._request_data_stats())   # the built-in corpus may exist now
+        self._data_timer = QTimer(self)
+        self._data_timer.setSingleShot(True)
+        self._data_timer.setInterval(300)
+        self._data_timer.timeout.connect(self._request_data_stats)
+        self.form.changed.connect(self._data_timer.start)
+        self.data_panel.apply_requested.connect(self.apply_lengths)
         self.runs.open_requested.connect(self.open_run)
         self.runs.compare_requested.connect(self.compare_runs)
         self._status_timer = QTimer(self)
@@ -91,6 +109,29 @@ class MainWindow(QMainWindow):
         self._status_timer.start()
         self._update_actions()
         self._update_status()
+        self._request_data_stats()
+
+    def _build_data_tools(self) -> None:
+        """Get / build buttons and the data summary line, in the form's data section under the folder field."""
+        fl = self.form.section_layouts["data"]
+        row, _role = fl.getWidgetPosition(self.form.rows["data.path"])
+        self.fetch_button = QPushButton("Get CodeXGLUE…")
+        self.fetch_button.setToolTip(self.actions.fetch_data.toolTip())
+        self.fetch_button.clicked.connect(self.open_fetch_dialog)
+        self.build_button = QPushButton("Build from source folder…")
+        self.build_button.setToolTip(self.actions.build_data.toolTip())
+        self.build_button.clicked.connect(self.open_build_dialog)
+        tools = QWidget()
+        tl = QHBoxLayout(tools)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addStretch(1)                             # right-aligned under the folder field, spanning the row
+        tl.addWidget(self.fetch_button)
+        tl.addWidget(self.build_button)
+        fl.insertRow(row + 1, tools)
+        self.data_summary = DataSummary(self.data_stats)
+        self.data_summary.apply_requested.connect(self.apply_lengths)
+        self.data_summary.details_requested.connect(lambda: self.select_tab("data"))
+        fl.addRow(self.data_summary)
 
     def _build_docks(self) -> None:
         scroll = QScrollArea()
@@ -105,13 +146,16 @@ class MainWindow(QMainWindow):
                      (self.resume_button, self.actions.resume)):
             b.clicked.connect(a.trigger)
             b.setToolTip(f"{a.toolTip()} ({a.shortcut().toString()})")
+        self.job_button = QPushButton("Job script…")
+        self.job_button.setToolTip(self.actions.job_script.toolTip())
+        self.job_button.clicked.connect(self.open_job_script_dialog)
         self.problems_label = QLabel()
         self.problems_label.setObjectName("formProblems")
         self.problems_label.setWordWrap(True)
         self.problems_label.setStyleSheet("color: #c62828;")
         self.problems_label.hide()
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.stop_button, self.resume_button):
+        for b in (self.start_button, self.stop_button, self.resume_button, self.job_button):
             buttons.addWidget(b)
         setup = QWidget()
         lay = QVBoxLayout(setup)
@@ -146,7 +190,11 @@ class MainWindow(QMainWindow):
         self._stop_follower()
         self.state.clear()
         self.state.run_dir = str(run_dir)
-        self._launch(args, run_dir, f"$ {self.form.command_line()} --run-dir {run_dir}")
+        banner = f"$ {self.form.command_line()} --run-dir {run_dir}"
+        launch = self.form.launch_argv(str(run_dir), jsonl=True)
+        if launch:
+            banner += f"\n  (on {cfg.hardware.gpus} ranks: {shlex.join(launch)})"
+        self._launch(args, run_dir, banner)
         self.select_tab("training")
         return True
 
@@ -252,6 +300,7 @@ class MainWindow(QMainWindow):
         self.run_dir = p
         self._run_status = self._status_of_shown_run()
         self._process_note = None
+        self._writer_check = (0.0, None)
         self.follower = RunFollower(p, offset=self.state.replay_offset, parent=self)
         self.follower.events.connect(self.state.ingest_many)
         self.follower.reset.connect(lambda: self.state.load_run_dir(p))
@@ -314,6 +363,11 @@ class MainWindow(QMainWindow):
         a.kill.setEnabled(running)
         a.resume.setEnabled(not running and self._resumable())
         a.open_run.setEnabled(not running)
+        for w in (getattr(self, "fetch_button", None), getattr(self, "build_button", None)):
+            if w is not None:
+                w.setEnabled(not running)
+        a.fetch_data.setEnabled(not running)
+        a.build_data.setEnabled(not running)
         self.start_button.setEnabled(a.start.isEnabled())
         self.stop_button.setEnabled(a.stop.isEnabled())
         self.resume_button.setEnabled(a.resume.isEnabled())
@@ -330,11 +384,83 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         note = self._process_note if self._process_note else None
+        warning = False
         if self.follower is not None and not self.worker.is_running() and not note:
-            state = self.state.status.get("state") or "idle"
-            note = f"{state} (following)" if state == "running" else None
+            note, warning = self._following_note()
         self.status_panel.update_status(self.state.status, note)
+        self.status_panel.set_warning(warning)
         self.status_panel.set_run(self.run_dir.name if self.run_dir else "")
+
+    def _following_note(self) -> tuple[str | None, bool]:
+        """For a run opened here and not finished: 'following — last event 3 s ago', or a stale warning past the
+        runs panel's threshold; 'interrupted' when its writer was on this machine and is gone."""
+        if self.state.done is not None or self.run_dir is None:
+            return None, False
+        now = time.monotonic()
+        when, info = self._writer_check
+        if info is None or now - when > 2.0:           # two small files, read at most every 2 s
+            info = (self._status_of_shown_run() == "running", writer_host(self.run_dir))
+            self._writer_check = (now, info)
+        alive_here, host_elsewhere = info
+        if not alive_here and not host_elsewhere:
+            return "interrupted", False
+        t = self.state.last_event_time
+        if t is None:
+            return "following — no event yet", False
+        age = max(0.0, time.time() - t)
+        where = f" on {host_elsewhere}" if host_elsewhere and not alive_here else ""
+        if age > self.runs.stale_seconds():
+            return f"stale — no event for {fmt_age(age)} (following{where})", True
+        return f"following{where} — last event {fmt_age(age)} ago", False
+
+    # -- data -------------------------------------------------------------------------------------------------
+    def _request_data_stats(self) -> None:
+        self.data_stats.request(self.form.config())
+
+    def apply_lengths(self, source_len: int, target_len: int) -> None:
+        """Set data.max_source_len / max_target_len in the form (the data panel's suggestion)."""
+        self.form.set_values({"data.max_source_len": clamp_length("data.max_source_len", source_len),
+                              "data.max_target_len": clamp_length("data.max_target_len", target_len)})
+        self.statusBar().showMessage(f"Max source / target length set to {source_len} / {target_len}", 5000)
+
+    def use_corpus(self, path: str, languages: list) -> None:
+        """A fetched or built corpus: data.source=codexglue, data.path=PATH, these languages ticked."""
+        self.form.set_values({"data.source": "codexglue", "data.path": str(path), "data.languages": list(languages)})
+        self._request_data_stats()
+        self.statusBar().showMessage(f"Data: {path} ({', '.join(languages)})", 8000)
+
+    def open_fetch_dialog(self) -> FetchDialog:
+        d = self.dialogs.get("fetch")
+        if d is None:
+            d = FetchDialog(self.form.config().data.languages, self.engine_command, self)
+            d.use_corpus.connect(self.use_corpus)
+            self.dialogs["fetch"] = d
+        d.show()
+        d.raise_()
+        d.activateWindow()
+        return d
+
+    def open_build_dialog(self) -> BuildDialog:
+        d = self.dialogs.get("build")
+        if d is None:
+            langs = self.form.config().data.languages
+            d = BuildDialog(langs[0] if langs else "python", self.engine_command, self)
+            d.use_corpus.connect(self.use_corpus)
+            self.dialogs["build"] = d
+        d.show()
+        d.raise_()
+        d.activateWindow()
+        return d
+
+    def open_job_script_dialog(self) -> JobScriptDialog:
+        old = self.dialogs.pop("job", None)
+        if old is not None:
+            old.close()
+            old.deleteLater()
+        d = JobScriptDialog(self.form.config(), self.runs.runs_dir, self.form.errors(), self)
+        self.dialogs["job"] = d
+        d.show()
+        return d
 
     # -- closing ----------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
@@ -354,6 +480,9 @@ class MainWindow(QMainWindow):
             self.close_box = box
             box.open()
             return
+        for d in list(self.dialogs.values()):
+            if hasattr(d, "is_running") and d.is_running():
+                d.task.cancel()                      # never leave a fetch behind
         self._stop_follower()
         self._status_timer.stop()
         super().closeEvent(event)
@@ -378,3 +507,6 @@ class MainWindow(QMainWindow):
         """Last resort at interpreter exit: never leave an engine behind."""
         if self.worker.is_running():
             self.worker.kill()
+        for d in list(self.dialogs.values()):
+            if hasattr(d, "is_running") and d.is_running():
+                d.task.worker.kill()

@@ -197,8 +197,19 @@ class ResultsView(QWidget):
         bar.addWidget(self.summary, 1)
         bar.addWidget(self.csv_button)
         bar.addWidget(self.png_button)
+        self.caption = QLabel()
+        self.caption.setObjectName("referenceCaption")
+        self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(3)
+        tl.addWidget(self.table, 1)
+        tl.addWidget(self.caption)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
+        split.addWidget(top)
         split.addWidget(self.chart)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -229,6 +240,7 @@ class ResultsView(QWidget):
         langs = ((st.config or {}).get("data") or {}).get("languages") or []
         best = self._best_dev()
         self.model.set_data(st.results, best, langs)
+        self._update_caption()
         self._draw_chart(_lang_order(set(st.results) | set(langs)))
         if st.results:
             parts = [f"{lang} {_fmt(r.get('bleu4'))}" for lang, r in
@@ -238,7 +250,35 @@ class ResultsView(QWidget):
             self.summary.setText("No results yet: they appear when the final evaluation finishes."
                                  if not langs else "No results yet; published references for comparison:")
 
+    def caption_text(self) -> str:
+        return self.caption.text()
+
+    def caption_emphasised(self) -> bool:
+        return self._caption_warning
+
     # -- internals ------------------------------------------------------------------------------------------
+    def _update_caption(self) -> None:
+        """What the reference rows are, and when they compare; emphasised when this run's data or split differ."""
+        base = ("The reference rows are published CodeXGLUE code-to-text <b>test-set</b> scores (smoothed BLEU-4). "
+                "They are comparable only when this run evaluates on the CodeXGLUE test split of the same language.")
+        cfg = self.state.config or {}
+        source = (cfg.get("data") or {}).get("source")
+        split = (cfg.get("eval") or {}).get("split")
+        split = next((r.get("split") for r in self.state.results.values() if r.get("split")), split)
+        why = []
+        if source and source != "codexglue":
+            why.append(f"this run's data is <b>{source}</b>, not CodeXGLUE")
+        if split and split != "test":
+            why.append(f"it evaluates on the <b>{split}</b> split")
+        self._caption_warning = bool(why)
+        if why:
+            self.caption.setText(f"⚠ Not comparable: {' and '.join(why)}. {base}")
+            self.caption.setStyleSheet("QLabel { background: #fff3e0; color: #6d3a00; border: 1px solid #ef6c00; "
+                                       "border-radius: 3px; padding: 3px 6px; }")
+        else:
+            self.caption.setText(base)
+            self.caption.setStyleSheet("QLabel { color: #555; padding: 0 2px; }")
+
     def _best_dev(self) -> dict:
         """Best dev BLEU per language (evals carrying 'language') or overall, applied to every language."""
         best: dict = {}

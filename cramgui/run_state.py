@@ -187,6 +187,7 @@ class RunState(QObject):
         self.checkpoints: list[dict] = []
         self.done: dict | None = None
         self.status: dict = _idle_status()
+        self.last_event_time: float | None = None   # the writer's clock ("time" of the last event ingested)
 
     def clear(self) -> None:
         self._reset_data()
@@ -207,6 +208,10 @@ class RunState(QObject):
         `progressed` is emitted at the end when steps or evals arrived."""
         pending: list[dict] = []
         changed = False
+        if events and isinstance(events[-1], dict):
+            t = _finite(events[-1].get("time"))
+            if t is not None:
+                self.last_event_time = t
         for ev in events:
             if not isinstance(ev, dict):
                 continue

@@ -3,7 +3,9 @@ directory's events.jsonl written by a process the console did not start (a headl
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,14 +13,15 @@ from pathlib import Path
 from PySide6.QtCore import QFileSystemWatcher, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from engine.events import decode
 from engine.rundir import is_run_dir, pid_alive, summarize
 
 COLUMNS = ("Name", "Started", "Status", "Budget", "Step", "Best dev BLEU", "Test BLEU-4")
 STATUS_COLORS = {"running": "#1565c0", "completed": "#2e7d32", "stopped": "#ef6c00", "failed": "#c62828",
-                 "interrupted": "#8d6e63"}
+                 "interrupted": "#8d6e63", "stale": "#b71c1c"}
+STALE_MINUTES = 10          # default: a run that may still be written but said nothing for this long is stale
 
 
 def default_runs_dir() -> Path:
@@ -33,6 +36,58 @@ def fmt_duration(seconds) -> str:
     except (TypeError, ValueError):
         return ""
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def fmt_age(seconds: float) -> str:
+    """3 s, 14 min, 2 h 05 min, 3 d 4 h."""
+    s = int(max(0.0, float(seconds)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def run_host(d: Path) -> str | None:
+    """The host that wrote the run (env.json), None when unknown."""
+    try:
+        host = json.loads((Path(d) / "env.json").read_text(encoding="utf-8")).get("host")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(host) if host else None
+
+
+def writer_host(d) -> str | None:
+    """The other machine (a cluster node) that is writing the run, as far as this one can tell: its worker.pid
+    is still there (removed when the engine exits) and env.json names another host. None otherwise."""
+    d = Path(d)
+    if not (d / "worker.pid").is_file():
+        return None
+    host = run_host(d)
+    return host if host and host != socket.gethostname() else None
+
+
+def display_status(run: dict, now: float, stale_s: float) -> tuple[str, str]:
+    """(status text, tooltip) for the runs list. A run without `done` that may still be written (its writer
+    lives here, or it is written on another host) is 'stale (no event for 14 min)' once its last event is older
+    than `stale_s`; a run written elsewhere and still talking is 'running on HOST'."""
+    status = run.get("status") or ""
+    t = run.get("last_event_time")
+    remote = run.get("writer_host")
+    if status not in ("running", "interrupted") or t is None:
+        return status, ""
+    if status == "interrupted" and not remote:
+        return status, "its engine process is gone (no done event): Resume continues from the last checkpoint"
+    age = max(0.0, now - float(t))
+    where = f" on {remote}" if remote and status != "running" else ""
+    if age > stale_s:
+        return (f"stale (no event for {fmt_age(age)})",
+                f"no event for {fmt_age(age)}: the run{where} may hang, or its writer died without a word")
+    if where:
+        return f"running{where}", f"written{where} (no process here); last event {fmt_age(age)} ago"
+    return status, f"last event {fmt_age(age)} ago"
 
 
 def _fmt_bleu(v) -> str:
@@ -89,7 +144,8 @@ def scan_runs(base: Path, cache: dict) -> tuple[list[dict], dict]:
             fresh = osig == sig
             if fresh and summary.get("status") == "running":
                 fresh = _pid_file_alive(d)              # a run whose writer died is 'interrupted' now
-            elif not fresh and summary.get("status") == "running" and now - when < max(2.0, 10 * took):
+            elif not fresh and (summary.get("status") == "running" or summary.get("writer_host")) and \
+                    now - when < max(2.0, 10 * took):
                 fresh = True                            # growing: re-read later
                 sig = osig
             if fresh:
@@ -101,6 +157,7 @@ def scan_runs(base: Path, cache: dict) -> tuple[list[dict], dict]:
             summary = summarize(d)
         except (OSError, ValueError):
             continue
+        summary["writer_host"] = writer_host(d)
         new_cache[key] = (sig, summary, now, time.perf_counter() - t0)
         out.append(summary)
     out.sort(key=lambda r: r["started"] or "", reverse=True)
@@ -149,6 +206,15 @@ class RunsPanel(QWidget):
         self.compare_button = QPushButton("Compare")
         self.compare_button.setToolTip("Compare the selected runs (select two or more with Ctrl/Shift-click)")
         self.compare_button.clicked.connect(lambda: self.compare_requested.emit(self.selected_paths()))
+        self.stale_spin = QSpinBox()
+        self.stale_spin.setObjectName("staleMinutes")
+        self.stale_spin.setRange(1, 7 * 24 * 60)
+        self.stale_spin.setValue(STALE_MINUTES)
+        self.stale_spin.setSuffix(" min")
+        self.stale_spin.setPrefix("stale after ")
+        self.stale_spin.setToolTip("A run that may still be written (running here, or on another machine) but "
+                                   "wrote no event for this long is marked stale")
+        self.stale_spin.valueChanged.connect(lambda _v: self.relabel())
 
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
@@ -166,6 +232,7 @@ class RunsPanel(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.folder_label, 1)
+        top.addWidget(self.stale_spin)
         top.addWidget(self.choose_button)
         top.addWidget(self.refresh_button)
         top.addWidget(self.open_button)
@@ -246,6 +313,30 @@ class RunsPanel(QWidget):
         items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
         return [it.data(0, Qt.UserRole) for it in items if it.isSelected()]
 
+    def stale_seconds(self) -> float:
+        return self.stale_spin.value() * 60.0
+
+    def set_stale_minutes(self, minutes: int) -> None:
+        self.stale_spin.setValue(int(minutes))
+
+    def relabel(self) -> None:
+        """Recompute the status texts (staleness changes with time, without any file changing)."""
+        now, stale = time.time(), self.stale_seconds()
+        by_path = {r["path"]: r for r in self.runs}
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            r = by_path.get(item.data(0, Qt.UserRole))
+            if r is not None:
+                self._set_status(item, r, now, stale)
+
+    def _set_status(self, item: QTreeWidgetItem, r: dict, now: float, stale: float) -> None:
+        text, tip = display_status(r, now, stale)
+        if item.text(2) != text:
+            item.setText(2, text)
+        item.setToolTip(2, tip)
+        color = STATUS_COLORS.get(text.split()[0] if text else "")
+        item.setForeground(2, QBrush(QColor(color)) if color else QBrush())
+
     def row_texts(self) -> list[list[str]]:
         return [[self.tree.topLevelItem(i).text(c) for c in range(len(COLUMNS))]
                 for i in range(self.tree.topLevelItemCount())]
@@ -264,6 +355,7 @@ class RunsPanel(QWidget):
     def _show(self, runs: list[dict]) -> None:
         selected = set(self.selected_paths())
         self.runs = runs
+        now, stale = time.time(), self.stale_seconds()
         self.tree.clear()
         for r in runs:
             results = r.get("results") or {}
@@ -273,9 +365,7 @@ class RunsPanel(QWidget):
                                     _fmt_bleu(r.get("best_dev_bleu")), test])
             item.setData(0, Qt.UserRole, r["path"])
             item.setToolTip(0, r["path"])
-            color = STATUS_COLORS.get(r.get("status") or "")
-            if color:
-                item.setForeground(2, QBrush(QColor(color)))
+            self._set_status(item, r, now, stale)
             self.tree.addTopLevelItem(item)
             if r["path"] in selected:
                 item.setSelected(True)
@@ -290,10 +380,12 @@ class RunsPanel(QWidget):
         self._debounce.start()
 
     def _poll(self) -> None:
-        # only when something may change: a running run, or a folder that appeared
-        if any(r.get("status") == "running" for r in self.runs) or \
+        # only when something may change: a running run (here or on another machine), or a folder that appeared
+        if any(r.get("status") == "running" or r.get("writer_host") for r in self.runs) or \
                 (self.runs_dir.is_dir() and not self.watcher.directories()):
             self.refresh()
+        else:
+            self.relabel()
 
     def _open_selected(self) -> None:
         items = self.tree.selectedItems()

@@ -53,7 +53,9 @@ def fmt_loss(v) -> str:
 
 
 STATE_COLORS = {"running": "#1565c0", "completed": "#2e7d32", "stopped": "#ef6c00", "failed": "#c62828",
-                "stopping…": "#ef6c00", "exited": "#c62828", "was": "#c62828", "interrupted": "#8d6e63"}
+                "stopping…": "#ef6c00", "exited": "#c62828", "was": "#c62828", "interrupted": "#8d6e63",
+                "following": "#1565c0", "stale": "#b71c1c"}
+WARNING_STYLE = "QLabel { background: #ffebee; border: 1px solid #c62828; border-radius: 3px; padding: 0 6px; }"
 
 
 class StatusPanel(QWidget):
@@ -105,6 +107,15 @@ class StatusPanel(QWidget):
         remaining = st.get("remaining")
         self.eta_label.setText(f"left {fmt_hms(remaining)} · ETA {fmt_hms(st.get('eta_seconds'))}")
         self.device_label.setText(f"device {st.get('device') or '–'}")
+
+    def set_warning(self, on: bool) -> None:
+        """A framed, tinted state label (a followed run that went stale)."""
+        style = WARNING_STYLE if on else ""
+        if self.state_label.styleSheet() != style:
+            self.state_label.setStyleSheet(style)
+
+    def is_warning(self) -> bool:
+        return bool(self.state_label.styleSheet())
 
     def set_run(self, name: str) -> None:
         if self.run_label.text() != name:

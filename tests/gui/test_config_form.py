@@ -153,7 +153,7 @@ def test_presets_set_fields_to_the_preset_values(form):
     form.preset_combo.activated.emit(i)
     smoke = ec.preset("smoke")
     assert form.config() == smoke
-    assert form.editor("train.lr").edit.text() == "0.002"
+    assert form.editor("train.lr").edit.text() == f"{smoke.train.lr:.10g}"      # 0.003 (the preset may be retuned)
     assert form.editor("budget.seconds").m.value() == 2
     assert form.editor("hardware.device").combo.currentText() == "cpu"
     assert form.command_line() == "cram train --preset smoke"

@@ -123,3 +123,32 @@ def test_live_updates_and_reset(qtbot):
     assert len(rows) == 1 + len(DEFAULT_REFERENCES)
     st.clear()
     assert v.model.rowCount() == 0
+
+
+def test_caption_says_what_the_reference_rows_are(qtbot):
+    st = RunState()
+    view = ResultsView(st)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.caption.isVisible()
+    base = "published CodeXGLUE code-to-text <b>test-set</b> scores"
+    same = "comparable only when this run evaluates on the CodeXGLUE test split of the same language"
+    assert base in view.caption_text() and same in view.caption_text() and not view.caption_emphasised()
+
+    st.ingest({"event": "started", "config": {"data": {"source": "codexglue", "languages": ["ruby"]},
+                                              "eval": {"split": "test"}}})
+    assert not view.caption_emphasised() and "Not comparable" not in view.caption_text()
+
+    # the built-in corpus: emphasised, and says why
+    st.clear()
+    st.ingest({"event": "started", "config": {"data": {"source": "builtin", "languages": ["python"]},
+                                              "eval": {"split": "test"}}})
+    assert view.caption_emphasised() and "Not comparable" in view.caption_text()
+    assert "<b>builtin</b>, not CodeXGLUE" in view.caption_text() and same in view.caption_text()
+
+    # CodeXGLUE data evaluated on valid
+    st.clear()
+    st.ingest({"event": "started", "config": {"data": {"source": "codexglue", "languages": ["ruby"]},
+                                              "eval": {"split": "valid"}}})
+    st.ingest({"event": "result", "language": "ruby", "split": "valid", "n": 10, "bleu4": 9.0})
+    assert view.caption_emphasised() and "the <b>valid</b> split" in view.caption_text()

@@ -12,13 +12,13 @@ import os
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine import compare
 
+from .export import plot_to_png
 from .plots import ema
 from .run_state import RunState
 
@@ -175,11 +175,7 @@ class CompareView(QWidget):
             csv.writer(fh, lineterminator="\n").writerows(self.displayed_table())
 
     def export_png(self, path) -> None:
-        if self.plot.width() < 50 or self.plot.height() < 50:
-            self.plot.resize(900, 500)
-        exp = pg.exporters.ImageExporter(self.plot.getPlotItem())
-        exp.parameters()["width"] = max(int(self.plot.width()) * 2, 1200)
-        exp.export(os.fspath(path))
+        plot_to_png(self.plot, path)
 
     def _export_csv_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export comparison table", "comparison.csv", "CSV (*.csv)")

@@ -68,3 +68,15 @@ def table_model_to_csv(model: QAbstractItemModel, path) -> None:
 
 def _text(v) -> str:
     return "" if v is None else str(v)
+
+
+def plot_to_png(plot_widget, path) -> None:
+    """A pyqtgraph PlotWidget to PNG (ImageExporter), at least 1200 px wide; a widget that was never laid out
+    (a hidden tab) gets a real size first."""
+    import pyqtgraph.exporters
+
+    if plot_widget.width() < 50 or plot_widget.height() < 50:
+        plot_widget.resize(900, 500)
+    exp = pyqtgraph.exporters.ImageExporter(plot_widget.getPlotItem())
+    exp.parameters()["width"] = max(int(plot_widget.width()) * 2, 1200)
+    exp.export(os.fspath(path))

@@ -8,15 +8,14 @@ rows were dropped (resume/clear).
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QToolButton,
                                QVBoxLayout, QWidget)
 
+from .export import plot_to_png
 from .run_state import RunState, planned_lr
 
 REDRAW_INTERVAL_MS = 66          # <= 15 Hz
@@ -247,12 +246,7 @@ class TrainingPlots(QWidget):
         if which not in self._pw:
             raise ValueError(f"which must be one of {PLOTS}, not {which!r}")
         self.redraw_now()
-        pw = self._pw[which]
-        if pw.width() < 50 or pw.height() < 50:     # never laid out (hidden widget): give it a real size
-            pw.resize(900, 500)
-        exp = pg.exporters.ImageExporter(pw.getPlotItem())
-        exp.parameters()["width"] = max(int(pw.width()) * 2, 1200)
-        exp.export(os.fspath(path))
+        plot_to_png(self._pw[which], path)
 
     def redraw_now(self) -> None:
         self._timer.stop()

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
@@ -14,7 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QP
 
 from engine.config import LANGUAGES
 
-from .export import table_model_to_csv
+from .export import plot_to_png, table_model_to_csv
 from .references import DEFAULT_REFERENCES, load_reference_table, select_references
 from .run_state import RunState
 
@@ -229,11 +227,7 @@ class ResultsView(QWidget):
         table_model_to_csv(self.model, path)
 
     def export_png(self, path) -> None:
-        if self.chart.width() < 50 or self.chart.height() < 50:
-            self.chart.resize(900, 500)
-        exp = pg.exporters.ImageExporter(self.chart.getPlotItem())
-        exp.parameters()["width"] = max(int(self.chart.width()) * 2, 1200)
-        exp.export(os.fspath(path))
+        plot_to_png(self.chart, path)
 
     def refresh(self, *_) -> None:
         st = self.state

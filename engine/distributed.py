@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .launch import inside_torchrun, launch_command  # noqa: F401  (re-exported)
 
 
 @dataclass

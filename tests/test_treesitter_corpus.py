@@ -1,7 +1,6 @@
 """engine.treesitter_corpus: code/summary pairs from java, javascript, go, php, ruby (and python) source trees."""
 import json
 import sysconfig
-from collections import Counter
 
 import pytest
 
@@ -493,7 +492,7 @@ def test_python_goes_through_the_builtin_pipeline(tmp_path):
                                       'def f(x):\n    return x\n')
     (src / "pkg" / "blob.py").write_bytes(b"\x00\x01binary")
     m = tc.build_source_corpus(src, "python", tmp_path / "out", repo="fixture")
-    ref = corpus.build_corpus([(src, "fixture")], tmp_path / "ref")
+    corpus.build_corpus([(src, "fixture")], tmp_path / "ref")
     for split in corpus.SPLITS:
         assert (tmp_path / "out" / "python" / f"{split}.jsonl").read_bytes() == \
             (tmp_path / "ref" / "python" / f"{split}.jsonl").read_bytes()

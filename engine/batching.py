@@ -27,10 +27,11 @@ def encode(examples: list[Example], tokenizer, max_source_len: int, max_target_l
     return Encoded(src=src, tgt=tgt)
 
 
-def bucket_batches(lengths: list[int], batch_size: int, seed: int, epoch: int, shuffle: bool = True,
+def bucket_batches(lengths: list, batch_size: int, seed: int, epoch: int, shuffle: bool = True,
                    pool: int = 50) -> list[list[int]]:
-    """Index batches: shuffle, then sort by length inside pools of `pool` batches and cut; batch order shuffled.
-    Deterministic in (seed, epoch), so a resumed run replays the same order."""
+    """Index batches: shuffle, then sort by length key (an int or a tuple such as (src // 16, tgt)) inside pools
+    of `pool` batches and cut; batch order shuffled. Deterministic in (seed, epoch), so a resumed run replays the
+    same order."""
     idx = list(range(len(lengths)))
     rng = random.Random(seed * 1_000_003 + epoch)
     if shuffle:

@@ -11,11 +11,12 @@ import torch
 
 from .config import HardwareConfig
 
-# dense bf16/fp16 tensor-core peak FLOP/s by device name fragment (no sparsity); fp32 uses TF32-free peak
+# dense bf16/fp16 tensor-core peak FLOP/s by device name fragment (no sparsity)
 _PEAK_BF16 = [("H200", 989e12), ("H100", 989e12), ("A100", 312e12), ("L40S", 362e12), ("A10G", 125e12),
               ("RTX 4090", 165e12), ("RTX 3090", 71e12), ("V100", 125e12), ("A6000", 155e12), ("L4", 121e12)]
-_PEAK_FP32 = [("H200", 67e12), ("H100", 67e12), ("A100", 19.5e12), ("L40S", 91.6e12), ("A10G", 31e12),
-              ("RTX 4090", 82.6e12), ("RTX 3090", 35.6e12), ("V100", 15.7e12), ("A6000", 38.7e12), ("L4", 30e12)]
+# fp32 matmuls run on TF32 tensor cores (resolve() allows TF32): dense TF32 peaks
+_PEAK_TF32 = [("H200", 495e12), ("H100", 495e12), ("A100", 156e12), ("L40S", 183e12), ("A10G", 62.5e12),
+              ("RTX 4090", 82.6e12), ("RTX 3090", 35.6e12), ("V100", 15.7e12), ("A6000", 77.4e12), ("L4", 60e12)]
 
 
 @dataclass
@@ -61,7 +62,7 @@ def resolve(cfg: HardwareConfig) -> Hardware:
             precision = cfg.precision
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        peak = _lookup(_PEAK_FP32 if precision == "fp32" else _PEAK_BF16, name)
+        peak = _lookup(_PEAK_TF32 if precision == "fp32" else _PEAK_BF16, name)
     else:
         dev = torch.device("cpu")
         name = platform.processor() or platform.machine() or "cpu"

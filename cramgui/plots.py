@@ -1,9 +1,24 @@
 """Live training plots: loss (log-y, raw + EMA + dev), learning rate (actual + planned ahead), throughput.
 
 The widget observes a RunState. New data only sets a dirty flag; a single-shot QTimer redraws at most ~15 times a
-second. Curves use pyqtgraph's auto 'peak' downsampling and clip-to-view, so a million points stay fluid; the EMA
-is kept incrementally (only new points are smoothed, vectorised) and recomputed only when the smoothing changes or
-rows were dropped (resume/clear).
+second. Everything derived from the step series is kept incrementally (only new rows are looked at): the points of
+each curve, the EMA of the training loss (recomputed, vectorised, only when the smoothing changes or rows were
+dropped) and, per chunk of CHUNK points, each curve's min and max.
+
+Curves are decimated before pyqtgraph sees them. When more than DECIMATE_ABOVE of a curve's points fall in the x
+range shown, that range is cut at the boundaries of the device pixels it covers and each pixel column keeps the
+first minimum and the first maximum of its points (real data points, in order), plus the first and last point shown
+and one neighbour outside on either side. A line drawn at that resolution shows each column's vertical extent and
+nothing else, so the plot is the same while pyqtgraph bounds, maps (log y) and paints a few thousand points, not
+millions. A translucent pen (the raw loss) darkens where segments overlap, so its columns keep OVERDRAW runs' min
+and max instead: the band as dense as drawing every point. With auto-range on, the view is first fitted to the
+data's extents so the cut follows its pixels; the cut is redone when the x range or the plot's size changes (zoom,
+pan, resize) and at the image's pixels for PNG exports. pyqtgraph's own downsampling / clip-to-view serve only where
+this cannot apply: x not sorted, or the FFT / derivative / phase-map / subtract-mean transforms of the plot menu,
+which need every point.
+
+The axes (which draw the translucent grid, most of a repaint) are cached as device pixels and repainted only when
+they change.
 """
 from __future__ import annotations
 
@@ -11,10 +26,13 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QPen
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QGraphicsItem, QHBoxLayout, QLabel, QMenu,
+                               QToolButton, QVBoxLayout, QWidget)
 
+from .curves import (DECIMATE_ABOVE, _LossCache, _Series, _Track, _XYCache, decimate,  # noqa: F401
+                     ema)  # re-exported: the plots' public helpers
 from .export import plot_to_png
 from .run_state import RunState, planned_lr
 
@@ -22,96 +40,9 @@ REDRAW_INTERVAL_MS = 66          # <= 15 Hz
 X_MODES = ("step", "elapsed")
 X_LABELS = {"step": "optimizer step", "elapsed": "training time (s)"}
 PLOTS = ("loss", "lr", "throughput")
-
-
-# -- EMA --------------------------------------------------------------------------------------------------------
-def ema(x: np.ndarray, alpha: float, init: float | None = None) -> np.ndarray:
-    """y[t] = alpha * y[t-1] + (1 - alpha) * x[t], y[-1] = init (default: x[0], so y[0] = x[0]). Vectorised in
-    blocks short enough that alpha**-block stays well inside float64 precision; x must be finite."""
-    x = np.asarray(x, dtype=np.float64)
-    n = len(x)
-    out = np.empty(n)
-    if n == 0:
-        return out
-    a = float(alpha)
-    if a <= 0.0:
-        out[:] = x
-        return out
-    s = float(x[0]) if init is None else float(init)
-    block = int(min(65536, max(1, math.floor(8 * math.log(10) / -math.log(a))))) if a < 1.0 else 65536
-    if a >= 1.0:
-        out[:] = s
-        return out
-    if block < 32:
-        # small alpha: the filter forgets within a few dozen points -> truncated convolution
-        k = int(math.ceil(math.log(1e-17) / math.log(a))) + 1
-        w = (1.0 - a) * a ** np.arange(k)
-        out[:] = np.convolve(x, w)[:n]
-        m = min(n, k)
-        out[:m] += s * a ** np.arange(1, m + 1)
-        return out
-    pw = a ** np.arange(1, block + 1)
-    inv = 1.0 / pw
-    for lo in range(0, n, block):
-        xb = x[lo:lo + block]
-        m = len(xb)
-        yb = pw[:m] * (s + (1.0 - a) * np.cumsum(xb * inv[:m]))
-        out[lo:lo + m] = yb
-        s = yb[-1]
-    return out
-
-
-class _Grow:
-    """A growable 1-D array (amortised O(1) append of chunks)."""
-
-    def __init__(self, dtype=np.float64):
-        self.a = np.empty(1024, dtype=dtype)
-        self.n = 0
-
-    def extend(self, chunk: np.ndarray) -> None:
-        need = self.n + len(chunk)
-        if need > len(self.a):
-            cap = len(self.a)
-            while cap < need:
-                cap *= 2
-            b = np.empty(cap, dtype=self.a.dtype)
-            b[: self.n] = self.a[: self.n]
-            self.a = b
-        self.a[self.n:need] = chunk
-        self.n = need
-
-    def view(self) -> np.ndarray:
-        return self.a[: self.n]
-
-
-class _LossCache:
-    """Indices of plottable (finite, > 0) training losses and their EMA, kept incrementally."""
-
-    def __init__(self):
-        self.reset(None, 0.9)
-
-    def reset(self, generation, alpha: float) -> None:
-        self.generation = generation
-        self.alpha = alpha
-        self.done = 0                    # rows of the series processed
-        self.idx = _Grow(np.int64)
-        self.ema = _Grow()
-        self.hidden = 0
-
-    def update(self, loss: np.ndarray, generation, alpha: float) -> None:
-        if generation != self.generation or alpha != self.alpha or len(loss) < self.done:
-            self.reset(generation, alpha)
-        if len(loss) == self.done:
-            return
-        chunk = loss[self.done:]
-        ok = np.isfinite(chunk) & (chunk > 0)
-        idx = np.flatnonzero(ok) + self.done
-        self.hidden += int(len(chunk) - len(idx))
-        if len(idx):
-            init = self.ema.a[self.ema.n - 1] if self.ema.n else None
-            self.ema.extend(ema(loss[idx], alpha, init))
-            self.idx.extend(idx)
-        self.done = len(loss)
+MIN_COLUMNS = 200                # columns while a plot has no usable size
+OVERDRAW = 8                     # runs per pixel column for a translucent pen (see TrainingPlots._draw)
+_TRANSFORMS = ("fftMode", "derivativeMode", "phasemapMode", "subtractMeanMode")   # need every point
 
 
 # -- widget -----------------------------------------------------------------------------------------------------
@@ -121,18 +52,17 @@ def _plot(title: str, left: str) -> pg.PlotWidget:
     pi.setTitle(title, size="10pt")
     pi.setLabel("left", left)
     pi.showGrid(x=True, y=True, alpha=0.25)
-    pi.setDownsampling(auto=True, mode="peak")
-    pi.setClipToView(True)
     pi.getAxis("bottom").enableAutoSIPrefix(False)
     pi.getAxis("left").setWidth(64)          # room for "50000"-wide tick labels; keeps the plots aligned
+    for side in ("left", "bottom"):
+        # the grid is drawn by the axes with translucent lines, which the raster engine blends pixel by pixel:
+        # most of a repaint. Cached as device pixels, it is redrawn only when the axis itself changes.
+        pi.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     return pw
 
 
 def _curve(pi: pg.PlotItem, name: str | None, **kw) -> pg.PlotDataItem:
-    item = pi.plot([], [], name=name, **kw)
-    item.setDownsampling(auto=True, method="peak")
-    item.setClipToView(True)
-    return item
+    return pi.plot([], [], name=name, **kw)
 
 
 class TrainingPlots(QWidget):
@@ -142,8 +72,15 @@ class TrainingPlots(QWidget):
         self.x_mode = "step"
         self.alpha = 0.9
         self._cache = _LossCache()
+        self._lr = _XYCache("lr")
+        self._tps = _XYCache("tokens_per_s")
         self._dirty = False
         self._dev_hidden = 0
+        self._drawn: dict[str, tuple] = {}            # plot -> (the cut its curves were drawn for, data versions)
+        self._export: tuple[float, float] | None = None   # while exporting: (scene x of the image's left, scale)
+        self._busy: set[str] = set()                # plots being drawn (their own view changes are ignored)
+        self._extents: dict[str, tuple] = {}         # plot -> the data extents its view was last fitted to
+        self._refit: dict[str, tuple] = {}           # plot -> the extents a deferred fit was last asked for
 
         self.x_combo = QComboBox()
         self.x_combo.addItems(X_MODES)
@@ -195,6 +132,14 @@ class TrainingPlots(QWidget):
                                                               style=Qt.PenStyle.DashLine))
         tp = self._pw["throughput"].getPlotItem()
         self.tps_curve = _curve(tp, None, pen=pg.mkPen((150, 60, 160), width=1))
+        # decimation follows the view: zoom / pan / resize, log x and the transforms that need every point
+        for name, pw in self._pw.items():
+            pi = pw.getPlotItem()
+            pi.getViewBox().sigXRangeChanged.connect(lambda *_, n=name: self._view_changed(n))
+            pi.getViewBox().sigResized.connect(lambda *_, n=name: self._view_changed(n))
+            for check in (pi.ctrl.logXCheck, pi.ctrl.fftCheck, pi.ctrl.derivativeCheck, pi.ctrl.phasemapCheck,
+                          pi.ctrl.subtractMeanCheck):
+                check.toggled.connect(lambda *_, n=name: self._view_changed(n, force=True))
 
         lower = QHBoxLayout()
         lower.addWidget(self._pw["lr"])
@@ -245,8 +190,25 @@ class TrainingPlots(QWidget):
     def export_png(self, which: str, path) -> None:
         if which not in self._pw:
             raise ValueError(f"which must be one of {PLOTS}, not {which!r}")
+        pw = self._pw[which]
+        if pw.width() < 50 or pw.height() < 50:
+            pw.resize(900, 500)                   # as plot_to_png would
         self.redraw_now()
-        plot_to_png(self._pw[which], path)
+        # curves cut for the image's pixels (plot_to_png renders the plot item at least 1200 px wide, twice the
+        # widget's width), the axes drawn directly, not from their screen cache
+        src = pw.getPlotItem().sceneBoundingRect()             # what ImageExporter renders
+        self._export = (src.left(), max(int(pw.width()) * 2, 1200) / max(src.width(), 1.0))
+        axes = [pw.getPlotItem().getAxis(side) for side in ("left", "bottom")]
+        try:
+            self._draw(which)
+            for ax in axes:
+                ax.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+            plot_to_png(pw, path)
+        finally:
+            for ax in axes:
+                ax.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            self._export = None
+            self._draw(which)                     # back to the screen's pixels
 
     def redraw_now(self) -> None:
         self._timer.stop()
@@ -274,21 +236,133 @@ class TrainingPlots(QWidget):
     def _redraw(self) -> None:
         s = self.state.steps
         x = self._x()
-        loss = s.view("loss")
-        self._cache.update(loss, s.generation, self.alpha)
-        idx = self._cache.idx.view()
-        self.loss_raw.setData(x[idx], loss[idx])
-        self.loss_ema.setData(x[idx], self._cache.ema.view().copy())
+        self._cache.update(s.view("loss"), x, s.generation, self.alpha, self.x_mode)
+        self._lr.update(x, s.view("lr"), s.generation, self.x_mode)
+        self._tps.update(x, s.view("tokens_per_s"), s.generation, self.x_mode)
+        # the other items first: with auto-range on, the view (and so the columns the curves are cut at) fits them
         dx, dy = self._dev_points()
         self.dev_loss.setData(dx, dy)
+        self.lr_planned.setData(*self._planned())
+        for name in PLOTS:
+            self._draw(name)
         hidden = self._cache.hidden + self._dev_hidden
         if hidden:
             self.masked_label.setText(f"{hidden} non-positive or missing loss value{'s' if hidden != 1 else ''}"
                                       " hidden (log scale)")
         self.masked_label.setVisible(hidden > 0)
-        self.lr_curve.setData(*_finite_xy(x, s.view("lr")))
-        self.lr_planned.setData(*self._planned())
-        self.tps_curve.setData(*_finite_xy(x, s.view("tokens_per_s")))
+
+    def _curves(self, name: str) -> tuple[_Series, list[pg.PlotDataItem]]:
+        if name == "loss":
+            return self._cache.series, [self.loss_raw, self.loss_ema]
+        if name == "lr":
+            return self._lr.series, [self.lr_curve]
+        return self._tps.series, [self.tps_curve]
+
+    def _decimated(self, name: str) -> bool:
+        s, items = self._curves(name)
+        return s.ordered and len(s) > DECIMATE_ABOVE and not any(it.opts[m] for it in items for m in _TRANSFORMS)
+
+    def _fit_range(self, name: str) -> bool:
+        """With x auto-range on, bring the view to the range the new data will get now, so the columns can be cut
+        at its pixels: the curves first get just their extents (the bounds the decimated curves will have).
+        True when the curves were given their extents (and so must be drawn again)."""
+        vb = self._pw[name].getPlotItem().getViewBox()
+        if not vb.autoRangeEnabled()[0]:
+            return False
+        s, items = self._curves(name)
+        x = s.x.view()
+        ext = [t.extent() for t in s.tracks]
+        key = (float(x[0]), float(x[-1]), tuple(ext))
+        changed = key != self._extents.get(name)
+        if changed:
+            self._extents[name] = key
+            for item, (lo, hi) in zip(items, ext):
+                item.setData(np.array([x[0], x[-1]]), np.array([lo, hi]))
+        vb.updateAutoRange()
+        if not self._covers(name, x) and self._refit.get(name) != key:
+            # called back from inside the view's own auto-range update, which ignores a nested one: the view is
+            # about to fit what the curves held before, so cut them again once it is done (once per data extents)
+            self._refit[name] = key
+            QTimer.singleShot(0, self, lambda: self._draw(name, force=True))
+        return changed
+
+    def _covers(self, name: str, x: np.ndarray) -> bool:
+        """Whether the plot's x range holds the data's (all of its positive x on a log axis)."""
+        pi = self._pw[name].getPlotItem()
+        v0, v1 = pi.getViewBox().viewRange()[0]
+        x0, x1 = float(x[0]), float(x[-1])
+        if pi.ctrl.logXCheck.isChecked():
+            if x1 <= 0:
+                return True
+            x0 = float(x[int(np.searchsorted(x, 0.0, "right"))])
+            v0, v1 = 10.0 ** v0, 10.0 ** v1
+        return v0 <= x0 and x1 <= v1
+
+    def _cut(self, name: str) -> tuple:
+        """Where the plot's x range lies in device pixels now: ("px", v0, v1, d0, d1, log_x), view range v0..v1
+        (log10 x when log_x) drawn from device x d0 to d1 (on screen; in an export, in the image); or ("even", x0,
+        x1, columns, log_x) while the plot has no usable size (never shown)."""
+        pw = self._pw[name]
+        pi = pw.getPlotItem()
+        vb = pi.getViewBox()
+        log_x = pi.ctrl.logXCheck.isChecked()
+        v0, v1 = (float(v) for v in vb.viewRange()[0])
+        s0 = vb.mapViewToScene(QPointF(v0, 0.0)).x()
+        s1 = vb.mapViewToScene(QPointF(v1, 0.0)).x()
+        if self._export is not None:
+            origin, scale = self._export
+            d0, d1 = (s0 - origin) * scale, (s1 - origin) * scale
+        else:
+            t = pw.viewportTransform()
+            dpr = pw.devicePixelRatioF()
+            d0, d1 = (s0 * t.m11() + t.m31()) * dpr, (s1 * t.m11() + t.m31()) * dpr
+        if v1 > v0 and d1 - d0 >= 50 and all(map(math.isfinite, (v0, v1, d0, d1))):
+            return "px", v0, v1, d0, d1, log_x
+        s, _ = self._curves(name)
+        x = s.x.view()
+        x0 = float(x[0])
+        if log_x and x0 <= 0:
+            x0 = float(x[min(int(np.searchsorted(x, 0.0, "right")), len(x) - 1)])
+        return "even", x0, float(x[-1]), MIN_COLUMNS, log_x
+
+    def _draw(self, name: str, force: bool = False) -> None:
+        if name in self._busy:
+            return                               # a view change caused by this very redraw
+        self._busy.add(name)
+        try:
+            s, items = self._curves(name)
+            decimated = self._decimated(name)
+            if decimated and self._fit_range(name):
+                force = True
+            cut = self._cut(name) if decimated else None
+            key = (cut, tuple(t.version for t in s.tracks))
+            if key == self._drawn.get(name) and not force:
+                return                           # same data, same view: nothing to redo
+            self._drawn[name] = key
+            x = s.x.view()
+            for item, t in zip(items, s.tracks):
+                if cut is None:
+                    p = slice(0, len(s))
+                else:
+                    # A translucent pen darkens where segments overlap: drawn from every point the raw loss is a
+                    # dense band, from two points per pixel a faint, streaky one. OVERDRAW runs per pixel keep the
+                    # density, and the look, of drawing every point (pyqtgraph's peak downsampling kept ~10).
+                    p = decimate(x, t, _edges(cut), OVERDRAW if _translucent(item) else 1)
+                # pyqtgraph's own data reduction only where ours cannot apply (x not sorted, transforms)
+                native = cut is None and len(s) > DECIMATE_ABOVE
+                if item.opts["autoDownsample"] != native:
+                    item.setDownsampling(auto=native, method="peak")
+                if item.opts["clipToView"] != (native and s.ordered):
+                    item.setClipToView(native and s.ordered)
+                item.setData(np.array(x[p]), np.array(t.y.view()[p]))
+            if (cut is None or not self._pw[name].getPlotItem().getViewBox().autoRangeEnabled()[0]
+                    or not self._covers(name, x)):
+                self._extents.pop(name, None)     # the curves may not span the data's extents
+        finally:
+            self._busy.discard(name)
+
+    def _view_changed(self, name: str, force: bool = False) -> None:
+        self._draw(name, force)
 
     def _dev_points(self) -> tuple[np.ndarray, np.ndarray]:
         key = "step" if self.x_mode == "step" else "elapsed"
@@ -356,9 +430,23 @@ def _f(v) -> float:
         return math.nan
 
 
-def _finite_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ok = np.isfinite(x) & np.isfinite(y)
-    return x[ok], y[ok]
+def _edges(cut: tuple) -> np.ndarray:
+    """Column edges in x for a cut (TrainingPlots._cut): the boundaries of the device pixels the view covers (a
+    line's point at device x lands in pixel floor(x))."""
+    if cut[0] == "even":
+        _, x0, x1, columns, log_x = cut
+        if log_x:
+            return 10.0 ** np.linspace(math.log10(x0), math.log10(x1), columns + 1)
+        return np.linspace(x0, x1, columns + 1)
+    _, v0, v1, d0, d1, log_x = cut
+    dev = np.arange(math.floor(d0), math.ceil(d1) + 1, dtype=np.float64)
+    v = v0 + (dev - d0) * ((v1 - v0) / (d1 - d0))
+    return 10.0 ** v if log_x else v
+
+
+def _translucent(item: pg.PlotDataItem) -> bool:
+    pen = item.opts.get("pen")
+    return isinstance(pen, QPen) and pen.color().alpha() < 255
 
 
 def _last_row(s) -> tuple[float, float, float]:

@@ -65,7 +65,13 @@ class Dist:
         return box[0]
 
     def close(self) -> None:
+        """Leave the process group together: a rank that tore down gloo while another still used it was seen to
+        abort ("terminate called without an active exception") after the final evaluation."""
         if self.enabled and dist.is_initialized():
+            try:
+                dist.barrier()
+            except RuntimeError:
+                pass  # a peer already failed; torchrun reports it
             dist.destroy_process_group()
 
 

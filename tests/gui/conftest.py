@@ -64,3 +64,38 @@ def _pid_alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+class LatenessProbe:
+    """A 10 ms QTimer recording how late each tick fires (ms): the event loop's responsiveness under load."""
+
+    def __init__(self, interval_ms: int = 10):
+        from PySide6.QtCore import QElapsedTimer, QTimer
+
+        self.interval = interval_ms
+        self.lateness: list[int] = []
+        self._clock = QElapsedTimer()
+        self._last = None
+        self._timer = QTimer()
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = self._clock.elapsed()
+        if self._last is not None:
+            self.lateness.append(now - self._last - self.interval)
+        self._last = now
+
+    def start(self) -> None:
+        self._clock.start()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+
+@pytest.fixture
+def lateness_probe():
+    probe = LatenessProbe()
+    yield probe
+    probe.stop()

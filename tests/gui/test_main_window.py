@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from cramgui.main_window import MainWindow
@@ -56,26 +56,15 @@ def fake_run_dir(tmp_path, *switches, name="finished") -> Path:
 
 
 # -----------------------------------------------------------------------------------------------------------
-def test_start_streams_into_views_and_keeps_loop_responsive(qtbot, make_window):
+def test_start_streams_into_views_and_keeps_loop_responsive(qtbot, make_window, lateness_probe):
     n = 12000
     win = make_window("--events", str(n), "--rate", "6000")
     win.form.set_preset("smoke")
     win.form.editor("budget.seconds").set_value(8)
     assert win.actions.start.isEnabled() and win.start_button.isEnabled()
 
-    clock, lateness, last = QElapsedTimer(), [], [None]
-
-    def tick():
-        now = clock.elapsed()
-        if last[0] is not None:
-            lateness.append(now - last[0] - 10)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    clock.start()
-    timer.start()
+    lateness = lateness_probe.lateness
+    lateness_probe.start()
     t0 = time.perf_counter()
     win.start_button.click()
     assert win.worker.is_running()
@@ -86,7 +75,7 @@ def test_start_streams_into_views_and_keeps_loop_responsive(qtbot, make_window):
     assert win.run_dir.parent == (win.runs.runs_dir).resolve()
     wait_finished(qtbot, win, 30000)
     wall = time.perf_counter() - t0
-    timer.stop()
+    lateness_probe.stop()
 
     assert len(win.state.steps) == n
     assert list(win.state.steps.view("step")[:3]) == [1, 2, 3] and win.state.steps.view("step")[-1] == n

@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, QTimer
 
 from cramgui.run_state import RunState
 from cramgui.worker import EngineWorker, _LineSplitter
@@ -37,7 +36,7 @@ def test_line_splitter_keeps_partial_lines():
     assert s.flush() == [b"tail"]
 
 
-def test_burst_of_events_keeps_loop_responsive(qtbot, qloop, fake_engine_cmd, tmp_path):
+def test_burst_of_events_keeps_loop_responsive(qtbot, qloop, fake_engine_cmd, tmp_path, lateness_probe):
     n = 12000
     worker = EngineWorker(fake_engine_cmd("--events", str(n), "--rate", "6000"))
     state = RunState()
@@ -45,26 +44,13 @@ def test_burst_of_events_keeps_loop_responsive(qtbot, qloop, fake_engine_cmd, tm
     worker.events.connect(state.ingest_many)
 
     # a 10 ms timer: how late does it fire while thousands of events per second are parsed and ingested?
-    clock = QElapsedTimer()
-    lateness = []
-    last = [None]
-
-    def tick():
-        now = clock.elapsed()
-        if last[0] is not None:
-            lateness.append(now - last[0] - 10)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    clock.start()
-    timer.start()
+    lateness = lateness_probe.lateness
+    lateness_probe.start()
     t0 = time.perf_counter()
     worker.start(["train", "--jsonl", "--run-dir", str(tmp_path / "run")])
     qtbot.waitUntil(lambda: bool(col.finished), timeout=30000)
     wall = time.perf_counter() - t0
-    timer.stop()
+    lateness_probe.stop()
 
     steps = [e["step"] for e in col.events if e["event"] == "step"]
     assert steps == list(range(1, n + 1)), "all step events, in order"

@@ -429,28 +429,26 @@ class MainWindow(QMainWindow):
         self._request_data_stats()
         self.statusBar().showMessage(f"Data: {path} ({', '.join(languages)})", 8000)
 
-    def open_fetch_dialog(self) -> FetchDialog:
-        d = self.dialogs.get("fetch")
+    def _corpus_dialog(self, kind: str, make):
+        """The fetch / build dialog: made once (it keeps its state and any task it runs), then raised."""
+        d = self.dialogs.get(kind)
         if d is None:
-            d = FetchDialog(self.form.config().data.languages, self.engine_command, self)
+            d = make()
             d.use_corpus.connect(self.use_corpus)
-            self.dialogs["fetch"] = d
+            self.dialogs[kind] = d
         d.show()
         d.raise_()
         d.activateWindow()
         return d
 
+    def open_fetch_dialog(self) -> FetchDialog:
+        return self._corpus_dialog("fetch", lambda: FetchDialog(self.form.config().data.languages,
+                                                                self.engine_command, self))
+
     def open_build_dialog(self) -> BuildDialog:
-        d = self.dialogs.get("build")
-        if d is None:
-            langs = self.form.config().data.languages
-            d = BuildDialog(langs[0] if langs else "python", self.engine_command, self)
-            d.use_corpus.connect(self.use_corpus)
-            self.dialogs["build"] = d
-        d.show()
-        d.raise_()
-        d.activateWindow()
-        return d
+        langs = self.form.config().data.languages
+        return self._corpus_dialog("build", lambda: BuildDialog(langs[0] if langs else "python",
+                                                                self.engine_command, self))
 
     def open_job_script_dialog(self) -> JobScriptDialog:
         old = self.dialogs.pop("job", None)

@@ -196,8 +196,9 @@ def _jsonl_progress(task: str):
     return report
 
 
-def _data_task(args, task: str, run) -> int:
-    """Run a data task with human or JSON-lines progress; errors are clear messages (and `error` events)."""
+def _data_task(args, task: str, out: Path, run) -> tuple[int, dict | None]:
+    """Run a data task, `run(progress, cancel) -> manifest`, with human or JSON-lines progress; errors are clear
+    messages (and `error` events). Returns (exit code, manifest or None)."""
     import signal
 
     from .corpus import Cancelled
@@ -209,18 +210,18 @@ def _data_task(args, task: str, run) -> int:
     signal.signal(signal.SIGTERM, lambda *_: cancelled.__setitem__(0, True))
     progress = _jsonl_progress(task) if args.jsonl else _print_progress
     try:
-        out, manifest = run(progress, lambda: cancelled[0])
+        manifest = run(progress, lambda: cancelled[0])
     except (SourceError, FetchError, Cancelled) as e:
         kind = "cancelled" if isinstance(e, Cancelled) else "data"
         if args.jsonl:
             print(encode("error", kind=kind, message=str(e), hint=""), flush=True)
             print(encode("done", status="stopped" if kind == "cancelled" else "failed"), flush=True)
         print(f"\ncram: {e}", file=sys.stderr)
-        return 2
+        return 2, None
     if args.jsonl:
         print(encode("done", status="completed", path=str(out), counts=manifest.get("counts", {}),
                      skipped=manifest.get("skipped", {})), flush=True)
-    return 0
+    return 0, manifest
 
 
 def _data_build(args) -> int:
@@ -228,15 +229,10 @@ def _data_build(args) -> int:
 
     src = Path(args.src_dir)
     out = Path(args.out) if args.out else default_source_corpus_dir(src, args.language)
-    result = {}
-
-    def run(progress, cancel):
-        result["m"] = build_source_corpus(src, args.language, out, progress=progress, cancel=cancel)
-        return out, result["m"]
-    code = _data_task(args, "build", run)
+    code, manifest = _data_task(args, "build", out, lambda progress, cancel: build_source_corpus(
+        src, args.language, out, progress=progress, cancel=cancel))
     if code or args.jsonl:
         return code
-    manifest = result["m"]
     print(file=sys.stderr)
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("skipped", {}).items()))
     print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in manifest["counts"].items()) +
@@ -251,15 +247,10 @@ def _data_fetch(args) -> int:
 
     out = Path(args.out) if args.out else default_codexglue_dir()
     langs = [x.strip() for x in args.languages.split(",") if x.strip()] if args.languages else None
-    result = {}
-
-    def run(progress, cancel):
-        result["m"] = fetch_codexglue(out, langs, args.source, progress=progress, cancel=cancel)
-        return out, result["m"]
-    code = _data_task(args, "fetch", run)
+    code, manifest = _data_task(args, "fetch", out, lambda progress, cancel: fetch_codexglue(
+        out, langs, args.source, progress=progress, cancel=cancel))
     if code or args.jsonl:
         return code
-    manifest = result["m"]
     print(file=sys.stderr)
     print(f"wrote {out}")
     for lang, counts in manifest.get("counts", {}).items():

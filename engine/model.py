@@ -15,7 +15,6 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
 import torch.nn as nn
 from transformers import (AutoConfig, AutoModel, AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration,
                           EncoderDecoderModel, RobertaConfig, RobertaForCausalLM)
@@ -187,7 +186,3 @@ def flops_per_token(model, src_len: float, tgt_len: float) -> float:
     total = src_len + tgt_len
     attn = 12 * d * (n_enc * src_len * src_len + n_dec * (tgt_len * tgt_len + tgt_len * src_len))
     return 6 * n + attn / max(total, 1)
-
-
-def to_device(model, device: torch.device):
-    return model.to(device)

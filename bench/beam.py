@@ -31,7 +31,7 @@ TARGET_AGREE = 0.99
 
 def model_config(seconds: float, lr: float | None = None):
     """The smoke preset (tiny model, 128/32 tokens) with dev evaluation at the end only."""
-    from engine import config as config_lib
+    from engine.contract import config as config_lib
 
     cfg = config_lib.preset("smoke")
     cfg.name = "bench-beam-model"

@@ -34,7 +34,7 @@ from .common import OUT, ROOT, ItemResult, Row, corpus_splits, loadavg, log
 
 
 def config(seconds: float, lengths: tuple[int, int] | None = None, threads: int = 1):
-    from engine import config as config_lib
+    from engine.contract import config as config_lib
 
     cfg = config_lib.preset("smoke")
     cfg.budget.seconds = seconds
@@ -67,8 +67,8 @@ def source_use(trainer, n: int = 200) -> dict:
 
 
 def worker(side: str, config_path: Path, run_dir: Path) -> int:
-    from engine import config as config_lib
-    from engine.events import EventWriter
+    from engine.contract import config as config_lib
+    from engine.contract.events import EventWriter
 
     from .reference import ReferenceTrainer, StampTrainer
 
@@ -127,7 +127,7 @@ def run_pair(seconds: float, lengths, tag: str) -> tuple[dict, dict]:
         run_dir = OUT / "runs" / f"bleu-{tag}-{side}-{int(seconds)}s"
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
-        from engine import config as config_lib
+        from engine.contract import config as config_lib
 
         config_lib.save(cfg, run_dir / "bench_config.json")
         log_f = open(run_dir / "bench_worker.log", "w")

@@ -52,7 +52,7 @@ def analyze(trainer, budget: float) -> dict:
 
 
 def config(seconds: float, size: str = "tiny"):
-    from engine import config as config_lib
+    from engine.contract import config as config_lib
 
     cfg = config_lib.preset("smoke")
     cfg.name = f"bench-budget-{size}"
@@ -116,7 +116,7 @@ def predictive_trainer_class():
 
 
 def run_budget(seconds: float, size: str = "tiny", predictive: bool = False) -> dict:
-    from engine.events import EventWriter
+    from engine.contract.events import EventWriter
 
     from .reference import StampTrainer
 

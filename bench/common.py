@@ -210,7 +210,7 @@ class QuietWriter:
         self.events: list[dict] = []
 
     def emit(self, event: str, **fields) -> dict:
-        from engine.events import encode
+        from engine.contract.events import encode
 
         ev = json.loads(encode(event, **fields))
         self.events.append(ev)

@@ -41,7 +41,7 @@ def _lookup(table, name):
 
 
 def config(size: str, precision: str, compile_: bool, device: str):
-    from engine import config as config_lib
+    from engine.contract import config as config_lib
 
     cfg = config_lib.preset("cram-1h")
     cfg.name = "bench-gpu"

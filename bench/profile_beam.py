@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from engine import config as config_lib
+    from engine.contract import config as config_lib
     from engine import model as model_lib
     from engine.batching import encode
     from engine.generate import generate_ids

@@ -20,7 +20,7 @@ TARGET = 3.0
 
 
 def config(size: str = "small", max_src: int = 256, max_tgt: int = 128, batch_size: int = 32):
-    from engine import config as config_lib
+    from engine.contract import config as config_lib
 
     cfg = config_lib.RunConfig(name="bench-train")
     cfg.model.source, cfg.model.size, cfg.model.vocab_size, cfg.model.dropout = "scratch", size, 8000, 0.1

@@ -1,7 +1,7 @@
 """Comparing runs: loss curves overlaid (one colour per run, same smoothing, log-y, x by step or elapsed time),
 a BLEU table with one row per run and one column per language plus the mean, and the settings that differ.
 
-The numbers come from engine.compare (pure Python, the same code as `cram compare`); curves from each run's
+The numbers come from engine.contract.compare (pure Python, the same code as `cram compare`); curves from each run's
 events.jsonl through RunState, so the comparison shows exactly what each run's own view shows.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine import compare
+from engine.contract import compare
 
 from .export import plot_to_png
 from .plots import ema

@@ -1,10 +1,10 @@
-"""The setup panel: a form GENERATED from `engine.config.field_specs()`, validated with the engine's own rules.
+"""The setup panel: a form GENERATED from `engine.contract.config.field_specs()`, validated with the engine's own rules.
 
 One row per engine field, grouped by section; the widget follows the field's type and metadata (choices -> combo
 box, bool -> check box, int -> spin box with the field's range, float -> line edit that accepts scientific
 notation, budget.seconds -> hours:minutes:seconds, data.languages -> language check boxes, paths -> folder
 pickers). A field added to the engine appears here without a change to this file. Every problem comes from
-`engine.config.validate_field` / `validate` (plus a check that the chosen languages exist in the CodeXGLUE folder),
+`engine.contract.config.validate_field` / `validate` (plus a check that the chosen languages exist in the CodeXGLUE folder),
 is shown at its field (red frame + the message under it), and `valid_changed(False)` keeps Start disabled.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
-from engine import config as ec
-from engine.launch import launch_command
+from engine.contract import config as ec
+from engine.contract.launch import launch_command
 
 SECTION_TITLES = {"run": "Run", "model": "Model", "data": "Data", "train": "Training", "budget": "Time budget",
                   "eval": "Evaluation", "hardware": "Hardware"}
@@ -543,7 +543,7 @@ class ConfigForm(QWidget):
         return shlex.join(["cram", "train", *self.cli_args()])
 
     def launch_argv(self, run_dir: str = "RUN_DIR", jsonl: bool = False) -> list[str] | None:
-        """The torchrun command `cram train` runs when hardware.gpus > 1 (engine.launch.launch_command on the
+        """The torchrun command `cram train` runs when hardware.gpus > 1 (engine.contract.launch.launch_command on the
         arguments engine.cli.train_argv rebuilds: preset, --run-dir, the --set overrides, --jsonl); None for 1."""
         n = self.config().hardware.gpus
         if n <= 1:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from engine import fetch, treesitter_corpus
-from engine.config import LANGUAGES
+from engine.contract.config import LANGUAGES
 
 from .data_task import DataTask
 

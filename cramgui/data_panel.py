@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPus
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine import corpus
-from engine.config import LANGUAGES, RunConfig
+from engine.contract.config import LANGUAGES, RunConfig
 
 SPLITS = ("train", "valid", "test")
 MAX_EXAMPLES = 5000            # lines measured per file (spread evenly); counts are exact line counts

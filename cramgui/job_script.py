@@ -1,4 +1,4 @@
-""""Export job script…": a SLURM sbatch script for the form's configuration (engine.slurm.render, the same text
+""""Export job script…": a SLURM sbatch script for the form's configuration (engine.contract.slurm.render, the same text
 `cram slurm` writes), with a live preview, validation messages, and Save (chmod 755)."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
-from engine import config as ec
-from engine import slurm
+from engine.contract import config as ec
+from engine.contract import slurm
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MARGIN_S = 1800            # start-up, data, final evaluation on top of the training budget

@@ -16,8 +16,8 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPlainTextEdit,
                                QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
 
-from engine import rundir
-from engine.config import ConfigError, RunConfig
+from engine.contract import rundir
+from engine.contract.config import ConfigError, RunConfig
 
 from .actions import TAB_DEFAULT_EXPORT, TABS, Actions, run_export
 from .compare_view import CompareView
@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
                           f"Hint: {hint}" if hint else "", kind=str(ev.get("kind") or ""))
 
     def _status_of_shown_run(self) -> str:
-        """Like engine.rundir.summarize's status, from what RunState already read (no second pass over a long
+        """Like engine.contract.rundir.summarize's status, from what RunState already read (no second pass over a long
         events.jsonl): completed / stopped / failed from the events; else running while its writer lives."""
         state = self.state.status.get("state") or "idle"
         if state in ("completed", "stopped", "failed"):

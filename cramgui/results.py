@@ -10,7 +10,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
                                QTableView, QVBoxLayout, QWidget)
 
-from engine.config import LANGUAGES
+from engine.contract.config import LANGUAGES
 
 from .export import plot_to_png, table_model_to_csv
 from .references import DEFAULT_REFERENCES, load_reference_table, select_references

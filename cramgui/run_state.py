@@ -1,6 +1,6 @@
 """Everything one run has streamed, as plain data plus Qt signals.
 
-`RunState` ingests engine events (the dicts of `engine.events`) from a live worker or from a run directory being
+`RunState` ingests engine events (the dicts of `engine.contract.events`) from a live worker or from a run directory being
 replayed; the views (plots, results, samples, status line) only observe it. Step events, by far the most frequent,
 go into growable numpy columns (`Series`) in batches: `ingest_many` of a burst costs a few numpy calls and emits a
 single `progressed` signal.
@@ -16,8 +16,8 @@ from typing import Any, Iterable
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.events import decode
-from engine.rundir import read_results, read_samples
+from engine.contract.events import decode
+from engine.contract.rundir import read_results, read_samples
 
 STEP_COLUMNS = ("step", "elapsed", "loss", "lr", "tokens_per_s", "progress")
 

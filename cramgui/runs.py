@@ -15,8 +15,8 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from engine.events import decode
-from engine.rundir import is_run_dir, pid_alive, summarize
+from engine.contract.events import decode
+from engine.contract.rundir import is_run_dir, pid_alive, summarize
 
 COLUMNS = ("Name", "Started", "Status", "Budget", "Step", "Best dev BLEU", "Test BLEU-4")
 STATUS_COLORS = {"running": "#1565c0", "completed": "#2e7d32", "stopped": "#ef6c00", "failed": "#c62828",
@@ -123,7 +123,7 @@ def _signature(d: Path) -> tuple:
 
 
 def scan_runs(base: Path, cache: dict) -> tuple[list[dict], dict]:
-    """engine.rundir.summarize for every run directory of `base`, reusing `cache` {path: (signature, summary,
+    """engine.contract.rundir.summarize for every run directory of `base`, reusing `cache` {path: (signature, summary,
     when, seconds)} for runs that did not change. A growing run is re-read at most every max(2 s, 10 x the time
     one read took), so a huge events.jsonl never keeps a core busy. Runs in a worker thread."""
     out, new_cache = [], {}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.events import decode
+from engine.contract.events import decode
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 1 << 20          # bytes read per await

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import model as model_lib
-from .rundir import checkpoint_dir, replace_dir
+from .contract.rundir import checkpoint_dir, replace_dir
 
 
 def rng_state() -> dict:

@@ -12,7 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-from . import config as config_lib  # noqa: E402  (pure Python)
+from .contract import config as config_lib  # noqa: E402  (pure Python)
 
 
 def _resolve_config(args) -> config_lib.RunConfig:
@@ -31,9 +31,9 @@ def _resolve_config(args) -> config_lib.RunConfig:
 
 
 def cmd_train(args) -> int:
-    from .events import EventWriter
+    from .contract.events import EventWriter
     from .progress import ProgressLine
-    from .rundir import new_run_dir
+    from .contract.rundir import new_run_dir
 
     try:
         cfg = _resolve_config(args)
@@ -43,12 +43,12 @@ def cmd_train(args) -> int:
     except config_lib.ConfigError as e:
         print(f"cram: invalid config: {e}", file=sys.stderr)
         if args.jsonl:
-            from .events import encode
+            from .contract.events import encode
 
             print(encode("error", kind="config", message=str(e), hint="fix the setting and start again"))
             print(encode("done", status="failed", stopped=False))
         return 2
-    from .launch import inside_torchrun
+    from .contract.launch import inside_torchrun
 
     if args.resume:
         run_dir = Path(args.resume)
@@ -79,22 +79,12 @@ def cmd_train(args) -> int:
     return code
 
 
-def train_argv(args, run_dir: Path) -> list[str]:
-    """`cram train` arguments that reproduce this invocation on a fixed run directory."""
-    argv = ["train"]
-    if args.resume:
-        argv += ["--resume", str(run_dir)]
-    else:
-        if args.config:
-            argv.append(args.config)
-        if args.preset:
-            argv += ["--preset", args.preset]
-        argv += ["--run-dir", str(run_dir)]
-    for item in args.set or []:
-        argv += ["--set", item]
-    if args.jsonl:
-        argv.append("--jsonl")
-    return argv
+def train_args(args) -> "TrainArgs":
+    """The `cram train` request as the contract's TrainArgs (the console and the job script build the same)."""
+    from .contract.launch import TrainArgs
+
+    return TrainArgs(config=args.config, preset=args.preset, sets=list(args.set or []), run_dir=args.run_dir,
+                     resume=args.resume, jsonl=bool(args.jsonl))
 
 
 def _launch_torchrun(args, n: int, run_dir: Path) -> int:
@@ -102,9 +92,9 @@ def _launch_torchrun(args, n: int, run_dir: Path) -> int:
     import signal
     import subprocess
 
-    from .launch import launch_command
+    from .contract.launch import launch_command
 
-    cmd = launch_command(n, train_argv(args, run_dir))
+    cmd = launch_command(n, train_args(args).on(str(run_dir)).argv())
     print("cram: launching " + " ".join(cmd), file=sys.stderr, flush=True)
     proc = subprocess.Popen(cmd)
     forward = lambda signum, frame: proc.send_signal(signum)  # noqa: E731
@@ -114,7 +104,7 @@ def _launch_torchrun(args, n: int, run_dir: Path) -> int:
 
 
 def _print_results(run_dir: Path) -> None:
-    from .rundir import read_results
+    from .contract.rundir import read_results
 
     rows = read_results(run_dir)
     if not rows:
@@ -184,7 +174,7 @@ def _jsonl_progress(task: str):
     """Progress as `progress` events on stdout (the console's data dialogs read these), at most 10 a second."""
     import time
 
-    from .events import encode
+    from .contract.events import encode
 
     last = [0.0]
 
@@ -202,7 +192,7 @@ def _data_task(args, task: str, out: Path, run) -> tuple[int, dict | None]:
     import signal
 
     from .corpus import Cancelled
-    from .events import encode
+    from .contract.events import encode
     from .fetch import FetchError
     from .treesitter_corpus import SourceError
 
@@ -272,8 +262,8 @@ def cmd_config(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare_table, config_differences, format_table, to_csv
-    from .rundir import is_run_dir
+    from .contract.compare import compare_table, config_differences, format_table, to_csv
+    from .contract.rundir import is_run_dir
 
     missing = [d for d in args.run_dirs if not is_run_dir(d)]
     if missing:
@@ -293,14 +283,14 @@ def cmd_compare(args) -> int:
 
 
 def cmd_slurm(args) -> int:
-    from . import slurm
-    from .rundir import DEFAULT_RUNS_DIR
+    from .contract import slurm
+    from .contract.paths import default_runs_dir
 
     cfg = _resolve_config(args)
     config_lib.check(cfg)
     import datetime as _dt
 
-    run_dir = args.run_dir or str((Path(args.runs_dir or DEFAULT_RUNS_DIR) /
+    run_dir = args.run_dir or str((Path(args.runs_dir or default_runs_dir()) /
                                    f"{_dt.datetime.now():%Y%m%d-%H%M%S}-{cfg.name or 'run'}").resolve())
     text = slurm.render(cfg, run_dir=run_dir, gpus=args.gpus, time=args.time, partition=args.partition,
                         account=args.account, cpus_per_task=args.cpus_per_task, mem=args.mem,

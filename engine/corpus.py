@@ -38,7 +38,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .rundir import atomic_write_json, atomic_write_text
+from .contract.rundir import atomic_write_json, atomic_write_text
 
 BUILDER_VERSION = 1
 LANGUAGE = "python"

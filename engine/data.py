@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import LANGUAGES
+from .contract.config import LANGUAGES
 
 SPLITS = ("train", "valid", "test")
 MAX_SKIPPED_LINES = 10  # line numbers kept in a report
@@ -51,7 +51,7 @@ class SplitReport:
     reasons: dict[str, int] = field(default_factory=dict)    # reason -> count
 
     def to_event(self) -> dict:
-        """Fields of the `data` event (see engine.events)."""
+        """Fields of the `data` event (see engine.contract.events)."""
         d = asdict(self)
         return {k: d[k] for k in ("language", "split", "n", "skipped", "skipped_lines", "reasons", "path")}
 
@@ -179,7 +179,7 @@ def _check_root(root) -> Path:
 
 
 def find_languages(root) -> list[str]:
-    """Languages (in engine.config.LANGUAGES order) whose folder ROOT/{lang}/ holds train, valid and test .jsonl."""
+    """Languages (in engine.contract.config.LANGUAGES order) whose folder ROOT/{lang}/ holds train, valid and test .jsonl."""
     r = Path(root).expanduser()
     return [lang for lang in LANGUAGES if all(split_path(r, lang, s).is_file() for s in SPLITS)]
 

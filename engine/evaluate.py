@@ -13,7 +13,7 @@ from .batching import Encoded, collate, sorted_batches
 from .data import Example
 from .distributed import Dist, shard, unshard
 from .generate import generate_texts
-from .rundir import write_predictions
+from .contract.rundir import write_predictions
 
 
 @dataclass

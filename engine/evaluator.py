@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import config as config_lib
-from .events import EventWriter
+from .contract import config as config_lib
+from .contract.events import EventWriter
 from .progress import ProgressLine
 
 

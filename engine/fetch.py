@@ -37,9 +37,9 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from .config import LANGUAGES
+from .contract.config import LANGUAGES
 from .corpus import Cancelled, cache_root
-from .rundir import atomic_write_json
+from .contract.rundir import atomic_write_json
 
 HUB_DATASET = "google/code_x_glue_ct_code_to_text"
 HUB_URL = f"https://huggingface.co/datasets/{HUB_DATASET}"

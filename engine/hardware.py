@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import HardwareConfig
+from .contract.config import HardwareConfig
 
 # dense bf16/fp16 tensor-core peak FLOP/s by device name fragment (no sparsity)
 _PEAK_BF16 = [("H200", 989e12), ("H100", 989e12), ("A100", 312e12), ("L40S", 362e12), ("A10G", 125e12),

@@ -19,7 +19,7 @@ import torch.nn as nn
 from transformers import (AutoConfig, AutoModel, AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration,
                           EncoderDecoderModel, RobertaConfig, RobertaForCausalLM)
 
-from .config import ModelConfig
+from .contract.config import ModelConfig
 
 META_FILE = "cram_model.json"
 SIZES = {  # d_model, encoder layers, decoder layers, heads, ffn

@@ -5,17 +5,12 @@ import sys
 import time
 
 
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "--:--"
-    s = int(max(0, s))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+from .contract.fmt import hms as fmt_seconds  # noqa: E402
+from .contract.fmt import number  # noqa: E402
 
 
 def _num(v, spec: str = ".3f") -> str:
-    return format(v, spec) if isinstance(v, (int, float)) else "n/a"
+    return number(v, spec)
 
 
 class ProgressLine:

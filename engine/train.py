@@ -20,15 +20,15 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt
-from . import config as config_lib
+from .contract import config as config_lib
 from . import corpus, data, distributed, hardware
 from . import model as model_lib
 from .batching import bucket_batches, collate, encode
 from .budget import BudgetClock, lr_factor
 from .evaluate import EvalSet, decode_and_score, dev_loss, final_evaluation, perplexity, token_loss
-from .events import EventWriter
+from .contract.events import EventWriter
 from .progress import ProgressLine
-from .rundir import atomic_write_json, write_results, write_samples
+from .contract.rundir import atomic_write_json, write_results, write_samples
 from .tokenizer import load_tokenizer, train_bpe
 
 

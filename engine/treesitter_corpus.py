@@ -42,11 +42,11 @@ from pathlib import Path
 from typing import Callable
 
 from . import corpus
-from .config import LANGUAGES
+from .contract.config import LANGUAGES
 from .corpus import Cancelled, length_stats  # noqa: F401  (re-exported for the console)
 
 TREE_SITTER_LANGUAGES = ("ruby", "javascript", "go", "java", "php")
-SOURCE_LANGUAGES = LANGUAGES       # every CodeXGLUE language, in engine.config.LANGUAGES order
+SOURCE_LANGUAGES = LANGUAGES       # every CodeXGLUE language, in engine.contract.config.LANGUAGES order
 EXTRA_SKIP_DIRS = frozenset({"spec", "specs", "__tests__", "__mocks__", "testdata"})
 MINIFIED_LINE_BYTES = 500          # a .js file whose lines average more than this is minified
 CODE_GENERATED_RE = re.compile(r"^// Code generated .* DO NOT EDIT\.$", re.MULTILINE)   # Go's convention

@@ -35,7 +35,7 @@ def stdlib_corpus() -> Path:
 
 def tiny_config(**overrides):
     """The smoke preset shrunk to seconds: small caps, short budget, greedy-ish decoding."""
-    from engine import config as config_lib
+    from engine.contract import config as config_lib
 
     cfg = config_lib.preset("smoke")
     sets = {"budget.seconds": 4, "eval.every_seconds": 0, "data.max_train": 300, "data.max_valid": 30,

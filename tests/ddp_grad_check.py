@@ -8,9 +8,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine import config as config_lib, distributed, hardware, model as model_lib  # noqa: E402
+from engine import distributed, hardware, model as model_lib
+from engine.contract import config as config_lib  # noqa: E402
 from engine.batching import Encoded  # noqa: E402
-from engine.events import EventWriter  # noqa: E402
+from engine.contract.events import EventWriter  # noqa: E402
 from engine.tokenizer import train_bpe  # noqa: E402
 from engine.train import Trainer  # noqa: E402
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from engine import config as c
+from engine.contract import config as c
 
 
 def test_presets_exist_and_smoke_is_valid():

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from conftest import ROOT, tiny_config
-from engine.config import to_cli_args
-from engine.events import read_events
-from engine.rundir import read_results
+from engine.contract.config import to_cli_args
+from engine.contract.events import read_events
+from engine.contract.rundir import read_results
 
 pytestmark = pytest.mark.slow
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]

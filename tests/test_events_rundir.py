@@ -3,7 +3,7 @@ import io
 import json
 import os
 
-from engine import events, rundir
+from engine.contract import events, rundir
 
 
 def test_encode_decode_and_nonfinite_values():

@@ -52,7 +52,7 @@ def test_fetch_from_local_parquet(tmp_path, parquet_source):
     manifest = fetch.fetch_codexglue(out, ["go", "ruby"], source=parquet_source,
                                      progress=lambda d, n, msg: seen.append(msg))
     assert manifest["counts"] == SIZES | {}
-    assert manifest["languages"] == ["ruby", "go"]  # engine.config.LANGUAGES order
+    assert manifest["languages"] == ["ruby", "go"]  # engine.contract.config.LANGUAGES order
     assert manifest["complete"] == {"ruby": True, "go": True} and manifest["all_complete"]
     assert manifest["source"] == str(parquet_source.resolve()) and manifest["kind"] == fetch.KIND
     assert json.loads((out / "manifest.json").read_text()) == manifest

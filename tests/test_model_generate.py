@@ -4,7 +4,7 @@ import torch
 import pytest
 from transformers import BartConfig, BartForConditionalGeneration, RobertaConfig, RobertaModel
 
-from engine import config as c
+from engine.contract import config as c
 from engine import model as model_lib
 from engine.generate import generate_ids
 from engine.tokenizer import train_bpe

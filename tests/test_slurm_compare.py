@@ -9,10 +9,10 @@ import tomllib
 import pytest
 
 from conftest import ROOT, tiny_config
-from engine import compare, slurm
-from engine.config import RunConfig, ConfigError
-from engine.events import EventWriter, read_events
-from engine.rundir import write_results
+from engine.contract import compare, slurm
+from engine.contract.config import RunConfig, ConfigError
+from engine.contract.events import EventWriter, read_events
+from engine.contract.rundir import write_results
 
 
 def test_script_content(tmp_path):

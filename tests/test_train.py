@@ -13,8 +13,8 @@ import pytest
 
 from conftest import ROOT, tiny_config
 from engine import bleu, checkpoint as ckpt
-from engine.events import EventWriter, read_events
-from engine.rundir import read_results, read_samples
+from engine.contract.events import EventWriter, read_events
+from engine.contract.rundir import read_results, read_samples
 from engine.train import Trainer
 
 pytestmark = pytest.mark.slow
@@ -181,7 +181,7 @@ def _wait_for(path: Path, pred, timeout=120):
 
 def _cli_args(run_dir, budget):
     cfg = tiny_config(**{"budget.seconds": budget, "eval.checkpoint_minutes": 0.1})
-    from engine.config import to_cli_args
+    from engine.contract.config import to_cli_args
     return [*to_cli_args(cfg), "--run-dir", str(run_dir), "--jsonl"]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from engine.events import encode  # noqa: E402
+from engine.contract.events import encode  # noqa: E402
 
 
 def main() -> int:

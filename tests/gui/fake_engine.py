@@ -1,6 +1,6 @@
 """A scripted stand-in for `python -m engine train --jsonl`, for the GUI tests.
 
-Speaks the engine's event format (engine.events.encode) on stdout and appends the same lines to
+Speaks the engine's event format (engine.contract.events.encode) on stdout and appends the same lines to
 RUN_DIR/events.jsonl; logs go to stderr. Accepts the real CLI's arguments (train, --jsonl, --set, --preset,
 --run-dir, --runs-dir, --resume) so the console can launch it unchanged, plus behaviour switches:
 
@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from engine import config as ec  # noqa: E402
-from engine.events import encode, read_events  # noqa: E402
-from engine.rundir import new_run_dir, write_results, write_samples  # noqa: E402
+from engine.contract import config as ec  # noqa: E402
+from engine.contract.events import encode, read_events  # noqa: E402
+from engine.contract.rundir import new_run_dir, write_results, write_samples  # noqa: E402
 
 LANGS = ("python", "ruby")
 

@@ -8,9 +8,9 @@ from PySide6.QtGui import QImage
 
 from cramgui.compare_view import CompareView
 from cramgui.plots import ema
-from engine.config import RunConfig
-from engine.events import EventWriter
-from engine.rundir import write_results
+from engine.contract.config import RunConfig
+from engine.contract.events import EventWriter
+from engine.contract.rundir import write_results
 
 
 def _run(d, name, lr, losses, results):

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QFileDialog, QGroupBox
 
 from cramgui.config_form import (BoolEditor, ChoiceEditor, ConfigForm, DurationEditor, FloatEditor, IntEditor,
                                  LanguagesEditor, TextEditor, detect_languages)
-from engine import config as ec
+from engine.contract import config as ec
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_invalid_values_marked_at_the_field_and_fixed(form, qtbot):
     assert form.is_valid() and seen == [False, True]
     assert not row.error_label.isVisibleTo(form) and form.field_error("train.lr") is None
 
-    # a cross-field rule from engine.config.validate, shown at its field
+    # a cross-field rule from engine.contract.config.validate, shown at its field
     sched = form.editor("train.schedule").combo
     sched.setCurrentText("linear")
     assert not form.is_valid()

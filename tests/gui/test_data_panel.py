@@ -11,7 +11,7 @@ import pytest
 from cramgui.data_panel import DataPanel, StatsLoader, data_root, suggest
 from cramgui.main_window import MainWindow
 from engine import corpus
-from engine.config import RunConfig
+from engine.contract.config import RunConfig
 
 N = {"ruby": {"train": 100, "valid": 10, "test": 12}, "go": {"train": 40, "valid": 5, "test": 5}}
 

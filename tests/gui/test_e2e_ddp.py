@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cramgui.main_window import MainWindow
-from engine.rundir import read_results
+from engine.contract.rundir import read_results
 
 pytestmark = pytest.mark.slow
 

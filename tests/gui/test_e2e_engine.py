@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from cramgui.main_window import MainWindow
-from engine.rundir import read_results
+from engine.contract.rundir import read_results
 
 pytestmark = pytest.mark.slow
 

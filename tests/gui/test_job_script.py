@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QFileDialog
 from cramgui.config_form import ConfigForm, train_argv
 from cramgui.job_script import JobScriptDialog, default_time
 from cramgui.main_window import MainWindow
-from engine import slurm
-from engine.launch import launch_command
+from engine.contract import slurm
+from engine.contract.launch import launch_command
 
 
 def make_window(qtbot, tmp_path):
@@ -106,7 +106,7 @@ def test_command_box_shows_the_torchrun_launch(qtbot):
     cram_line, note, launch = text.split("\n")
     assert cram_line == form.command_line() and "--set hardware.gpus=2" in cram_line
     assert "2 GPUs: it runs torchrun" in note
-    # the exact command `cram train` runs: engine.launch.launch_command on engine.cli.train_argv's arguments
+    # the exact command `cram train` runs: engine.contract.launch.launch_command on engine.cli.train_argv's arguments
     from engine.cli import train_argv as engine_train_argv
 
     sets = [form.cli_args()[i + 1] for i, a in enumerate(form.cli_args()) if a == "--set"]

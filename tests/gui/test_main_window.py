@@ -13,8 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from cramgui.main_window import MainWindow
-from engine.events import encode
-from engine.rundir import read_results
+from engine.contract.events import encode
+from engine.contract.rundir import read_results
 
 FAKE = Path(__file__).resolve().parent / "fake_engine.py"
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,7 +210,7 @@ def test_invalid_form_disables_start_until_fixed(qtbot, make_window):
 
 
 def test_presets_from_the_window(qtbot, make_window):
-    from engine import config as ec
+    from engine.contract import config as ec
 
     win = make_window()
     combo = win.form.preset_combo
@@ -407,8 +407,8 @@ def test_importing_the_gui_does_not_import_torch(tmp_path):
         "w.open_fetch_dialog(); w.open_build_dialog(); w.open_job_script_dialog(); app.processEvents()\n"
         "heavy = ('torch', 'transformers', 'tokenizers', 'safetensors', 'datasets', 'tree_sitter', 'pyarrow')\n"
         "bad = [m for m in heavy if m in sys.modules]\n"
-        "pure = {'engine', 'engine.config', 'engine.events', 'engine.rundir', 'engine.compare', 'engine.slurm',\n"
-        "        'engine.launch', 'engine.corpus', 'engine.data', 'engine.fetch', 'engine.treesitter_corpus'}\n"
+        "pure = {'engine', 'engine.contract.config', 'engine.contract.events', 'engine.contract.rundir', 'engine.contract.compare', 'engine.contract.slurm',\n"
+        "        'engine.contract.launch', 'engine.corpus', 'engine.data', 'engine.fetch', 'engine.treesitter_corpus'}\n"
         "bad += sorted(m for m in sys.modules if m.startswith('engine.') and m not in pure)\n"
         "print('BAD', bad)\n"
         "sys.exit(1 if bad else 0)\n")

@@ -63,7 +63,7 @@ def test_table_contents(view):
     assert header[7:] == [f"Δ vs {n}" for n in DEFAULT_REFERENCES]
     pub = published()
     by_key = {(r[0], r[1]): r for r in rows}
-    # language order follows engine.config.LANGUAGES (python before java)
+    # language order follows engine.contract.config.LANGUAGES (python before java)
     assert [r[1] for r in rows if r[0] == "this run"] == ["python", "java", "mean (2)"]
     py = by_key[("this run", "python")]
     assert py[2:7] == ["14918", "18.40", "17.10", "13.25", "120.5"]

@@ -8,7 +8,7 @@ import subprocess
 from PySide6.QtWidgets import QFileDialog
 
 from cramgui.runs import COLUMNS, RunFollower, RunsPanel, default_runs_dir, fmt_duration, scan_runs
-from engine.events import encode
+from engine.contract.events import encode
 
 
 def write_run(base, name, *events, config=None, pid=None):

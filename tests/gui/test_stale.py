@@ -9,7 +9,7 @@ import time
 
 from cramgui.main_window import MainWindow
 from cramgui.runs import COLUMNS, RunsPanel, display_status, fmt_age
-from engine.events import encode
+from engine.contract.events import encode
 
 
 def event_line(event, t, **fields):

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from . import config as config_lib
-from .config import LANGUAGES
+from .paths import LANGUAGES
 from .rundir import read_results, summarize
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-LANGUAGES = ("ruby", "javascript", "go", "python", "java", "php")
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
+from .paths import LANGUAGES  # noqa: F401  (re-exported: config.LANGUAGES is what validation checks)
+PRESETS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "presets"
 
 
 class ConfigError(ValueError):

@@ -3,7 +3,7 @@
 RUN_DIR/
   config.json            resolved RunConfig
   env.json               versions, device, hostname, pid, command line
-  events.jsonl           the event stream (see engine.events)
+  events.jsonl           the event stream (see engine.contract.events)
   checkpoints/last/      latest checkpoint: model + tokenizer (save_pretrained) + trainer_state.pt
   checkpoints/best/      best dev-BLEU checkpoint, same layout
   results.csv            language,split,n,bleu4,nltk_bleu4,decode_seconds,beam_size
@@ -24,21 +24,44 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .events import read_events
+import socket
 
+from .events import number, read_events
+from .paths import default_runs_dir
+
+# the files of a run directory
+CONFIG = "config.json"
+ENV = "env.json"
+EVENTS = "events.jsonl"
+RESULTS = "results.csv"
+SAMPLES = "samples.jsonl"
+PID_FILE = "worker.pid"
+CHECKPOINTS = "checkpoints"
 RESULT_FIELDS = ["language", "split", "n", "bleu4", "nltk_bleu4", "decode_seconds", "beam_size"]
-DEFAULT_RUNS_DIR = Path(os.environ.get("CRAM_RUNS_DIR", "runs"))
+# what `run_status` answers
+STATUSES = ("running", "completed", "stopped", "failed", "interrupted", "unknown")
+TERMINAL = ("completed", "stopped", "failed")
+
+
+def safe_name(name: str | None) -> str:
+    """A folder-name-safe form of a run name: letters, digits and -_. kept, everything else '-'."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in (name or "run")).strip(".")
+    return safe or "run"
+
+
+def run_dir_name(name: str | None, when: _dt.datetime | None = None) -> str:
+    """DATE-TIME-NAME, the name of a new run's folder."""
+    return f"{(when or _dt.datetime.now()).strftime('%Y%m%d-%H%M%S')}-{safe_name(name)}"
 
 
 def new_run_dir(runs_dir: str | os.PathLike | None, name: str) -> Path:
-    base = Path(runs_dir) if runs_dir else DEFAULT_RUNS_DIR
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in (name or "run"))
-    d = base / f"{stamp}-{safe}"
+    base = Path(runs_dir) if runs_dir else default_runs_dir()
+    stem = run_dir_name(name)
+    d = base / stem
     i = 1
     while d.exists():
         i += 1
-        d = base / f"{stamp}-{safe}-{i}"
+        d = base / f"{stem}-{i}"
     d.mkdir(parents=True)
     return d
 
@@ -170,14 +193,85 @@ def is_run_dir(path: str | os.PathLike) -> bool:
     return (p / "events.jsonl").is_file() or (p / "config.json").is_file()
 
 
-def pid_alive(pid: int) -> bool:
+def pid_alive(pid) -> bool:
+    """Whether a process of this id lives on this machine (False for anything that is not a usable pid)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    except (OverflowError, OSError, ValueError):
+        return False
     return True
+
+
+def read_pid(run_dir: str | os.PathLike) -> int | None:
+    """The pid in RUN_DIR/worker.pid, or None (no file, unreadable, not a plausible pid)."""
+    try:
+        text = (Path(run_dir) / PID_FILE).read_text(encoding="ascii", errors="strict")[:32].strip()
+        pid = int(text)
+    except (OSError, ValueError, UnicodeError):
+        return None
+    return pid if 0 < pid < 2**31 else None
+
+
+def run_host(run_dir: str | os.PathLike) -> str | None:
+    """The host named in env.json (where the run was last written)."""
+    try:
+        env = json.loads((Path(run_dir) / ENV).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    host = env.get("host") if isinstance(env, dict) else None
+    return str(host) if isinstance(host, str) and host else None
+
+
+def writer_host(run_dir: str | os.PathLike) -> str | None:
+    """The other machine (a cluster node) that is writing the run, as far as this one can tell: worker.pid is
+    still there (the engine removes it on exit) and env.json names another host. None otherwise."""
+    if not (Path(run_dir) / PID_FILE).is_file():
+        return None
+    host = run_host(run_dir)
+    return host if host and host != socket.gethostname() else None
+
+
+def writer_alive(run_dir: str | os.PathLike) -> bool:
+    """Whether the process named in worker.pid lives on this machine."""
+    pid = read_pid(run_dir)
+    return pid is not None and writer_host(run_dir) is None and pid_alive(pid)
+
+
+def fold_status(status: str, event: dict) -> str:
+    """The status after one more event, from the events alone: 'unknown' before any, 'started' while training
+    has no end yet, 'failed' after an error, then the `done` event's status. `run_status` turns 'started' into
+    running / interrupted."""
+    kind = event.get("event")
+    if kind == "started":
+        return "started"
+    if kind == "done":
+        st = event.get("status")
+        if st in TERMINAL:
+            return st
+        return "stopped" if event.get("stopped") else "completed"
+    if kind == "error" and status not in TERMINAL:
+        return "failed"
+    if status == "unknown":
+        return "started"
+    return status
+
+
+def run_status(folded: str, alive: bool) -> str:
+    """The one status of a run: a `done` event's status; else 'running' while its writer lives; else 'failed'
+    after an error, 'interrupted' when events stop without an end, 'unknown' with no event at all."""
+    if folded in TERMINAL:
+        return folded
+    if alive:
+        return "running"
+    if folded == "failed":
+        return "failed"
+    return "interrupted" if folded == "started" else "unknown"
 
 
 def summarize(run_dir: str | os.PathLike) -> dict:
@@ -187,49 +281,38 @@ def summarize(run_dir: str | os.PathLike) -> dict:
     info: dict[str, Any] = {"name": d.name, "path": str(d), "started": None, "status": "unknown",
                             "budget_seconds": None, "step": 0, "elapsed": 0.0, "best_dev_bleu": None,
                             "results": {}, "last_event_time": None}
-    cfg_path = d / "config.json"
+    cfg_path = d / CONFIG
     if cfg_path.is_file():
         try:
             cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-            info["budget_seconds"] = cfg.get("budget", {}).get("seconds")
-            info["name"] = cfg.get("name") or d.name
-        except ValueError:
+            budget = cfg.get("budget") if isinstance(cfg, dict) else None
+            info["budget_seconds"] = number(budget.get("seconds")) if isinstance(budget, dict) else None
+            name = cfg.get("name") if isinstance(cfg, dict) else None
+            info["name"] = name if isinstance(name, str) and name else d.name
+        except (OSError, ValueError):
             pass
-    done = None
-    for ev in read_events(d / "events.jsonl"):
+    folded = "unknown"
+    for ev in read_events(d / EVENTS):
         kind = ev.get("event")
-        info["last_event_time"] = ev.get("time")
+        folded = fold_status(folded, ev)
+        info["last_event_time"] = number(ev.get("time"))
         if kind == "started":
-            if info["started"] is None:
-                info["started"] = _dt.datetime.fromtimestamp(ev.get("time", 0)).isoformat(timespec="seconds")
-            info["budget_seconds"] = ev.get("budget_seconds", info["budget_seconds"])
-            done = None
+            if info["started"] is None and number(ev.get("time")) is not None:
+                try:
+                    info["started"] = _dt.datetime.fromtimestamp(ev["time"]).isoformat(timespec="seconds")
+                except (OverflowError, OSError, ValueError):
+                    pass
+            info["budget_seconds"] = number(ev.get("budget_seconds")) or info["budget_seconds"]
         elif kind == "step":
-            info["step"] = ev.get("step", info["step"])
-            info["elapsed"] = ev.get("elapsed", info["elapsed"])
-        elif kind == "eval" and ev.get("dev_bleu") is not None:
-            b = ev["dev_bleu"]
+            step = number(ev.get("step"))
+            info["step"] = int(step) if step is not None else info["step"]
+            info["elapsed"] = number(ev.get("elapsed")) or info["elapsed"]
+        elif kind == "eval" and number(ev.get("dev_bleu")) is not None:
+            b = number(ev["dev_bleu"])
             info["best_dev_bleu"] = b if info["best_dev_bleu"] is None else max(info["best_dev_bleu"], b)
-        elif kind == "result":
-            info["results"][ev.get("language")] = ev.get("bleu4")
-        elif kind == "done":
-            done = ev
-        elif kind == "error" and done is None:
-            info["status"] = "failed"
-    if done is not None:
-        info["status"] = done.get("status") or ("stopped" if done.get("stopped") else "completed")
-    else:
-        pid_file = d / "worker.pid"
-        alive = False
-        if pid_file.is_file():
-            try:
-                alive = pid_alive(int(pid_file.read_text().strip()))
-            except ValueError:
-                alive = False
-        if alive:
-            info["status"] = "running"
-        elif info["status"] != "failed" and info["last_event_time"] is not None:
-            info["status"] = "interrupted"
+        elif kind == "result" and isinstance(ev.get("language"), str):
+            info["results"][ev["language"]] = number(ev.get("bleu4"))
+    info["status"] = run_status(folded, writer_alive(d))
     return info
 
 

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from . import config as config_lib
+from .launch import torchrun_prefix
+from .rundir import safe_name
 
 TIME_RE = re.compile(r"^(?:(\d+)-)?(\d{1,2}):(\d{2}):(\d{2})$")
 
@@ -33,11 +35,11 @@ def render(cfg: config_lib.RunConfig, *, run_dir: str, gpus: int, time: str, par
     limit = parse_time(time)
     if signal_seconds >= limit:
         raise config_lib.ConfigError("--signal-seconds", f"{signal_seconds}s is not below the time limit {time}")
-    project = project_dir or str(Path(__file__).resolve().parent.parent)
+    project = project_dir or str(Path(__file__).resolve().parent.parent.parent)
     py = python or sys.executable
     job = cfg.copy()
     job.hardware.gpus = gpus
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", cfg.name or "run")
+    name = safe_name(cfg.name)
     q = shlex.quote
     lines = [
         "#!/bin/bash",
@@ -80,14 +82,14 @@ def render(cfg: config_lib.RunConfig, *, run_dir: str, gpus: int, time: str, par
         "else",
         "  ARGS=(train \"$JOB_CONFIG\" --run-dir \"$RUN_DIR\")",
         "fi",
-        f"\"$PY\" -m torch.distributed.run --standalone --nproc_per_node={gpus} -m engine \"${{ARGS[@]}}\" &",
+        "\"$PY\" " + shlex.join(torchrun_prefix(gpus)[1:]) + " \"${ARGS[@]}\" &",
         "CHILD=$!",
         "STOPPING=0",
         "on_term() { STOPPING=1; trap '' TERM; kill -TERM 0 2>/dev/null; }",
         "trap on_term TERM",
         "wait $CHILD; CODE=$?",
         "while kill -0 $CHILD 2>/dev/null; do wait $CHILD; CODE=$?; done",
-        "STATUS=$(\"$PY\" -c 'import sys; from engine.rundir import summarize; "
+        "STATUS=$(\"$PY\" -c 'import sys; from engine.contract.rundir import summarize; "
         "print(summarize(sys.argv[1])[\"status\"])' \"$RUN_DIR\")",
         "echo \"cram: run status $STATUS (exit $CODE)\"",
         "if [ \"$STATUS\" = stopped ] && [ -n \"${SLURM_JOB_ID:-}\" ] && command -v scontrol >/dev/null; then",

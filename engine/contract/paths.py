@@ -1,0 +1,53 @@
+"""Default folders, languages and splits: the names every part of the project agrees on.
+
+CACHE = an explicit cache_dir, else $CRAM_CACHE_DIR, else ~/.cache/cramgui.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+# the six CodeSearchNet / CodeXGLUE code-to-text languages, in the order of the published tables
+LANGUAGES = ("ruby", "javascript", "go", "python", "java", "php")
+# the CodeXGLUE split names (files ROOT/{lang}/{split}.jsonl)
+SPLITS = ("train", "valid", "test")
+# languages whose source trees are read with tree-sitter (python goes through the standard library's ast)
+TREE_SITTER_LANGUAGES = ("ruby", "javascript", "go", "java", "php")
+# the language of the built-in corpus (this Python's standard library)
+BUILTIN_LANGUAGE = "python"
+
+
+def default_runs_dir() -> Path:
+    """Where new runs go and what the console lists: $CRAM_RUNS_DIR or ./runs."""
+    return Path(os.environ.get("CRAM_RUNS_DIR", "runs"))
+
+
+def cache_root(cache_dir=None) -> Path:
+    """CACHE = cache_dir, $CRAM_CACHE_DIR or ~/.cache/cramgui."""
+    cache = cache_dir or os.environ.get("CRAM_CACHE_DIR") or Path.home() / ".cache" / "cramgui"
+    return Path(cache).expanduser()
+
+
+def builtin_corpus_dir(include_site_packages: bool = False, cache_dir=None) -> Path:
+    """CACHE/corpus/stdlib-py{major}{minor}[-site]/: the built-in corpus of this Python."""
+    name = f"stdlib-py{sys.version_info.major}{sys.version_info.minor}" + ("-site" if include_site_packages else "")
+    return cache_root(cache_dir) / "corpus" / name
+
+
+def codexglue_dir(cache_dir=None) -> Path:
+    """CACHE/data/codexglue: where `cram data fetch` puts CodeXGLUE code-to-text."""
+    return cache_root(cache_dir) / "data" / "codexglue"
+
+
+def source_corpus_dir(src_dir, language: str, cache_dir=None) -> Path:
+    """CACHE/corpus/{folder name}-{language}-{8 hex of the absolute path}: a corpus built from a source tree."""
+    src = Path(src_dir).expanduser().resolve()
+    digest = hashlib.sha1(str(src).encode("utf-8")).hexdigest()[:8]
+    return cache_root(cache_dir) / "corpus" / f"{src.name or 'root'}-{language}-{digest}"
+
+
+def split_path(root, language: str, split: str) -> Path:
+    """ROOT/{language}/{split}.jsonl (the CodeXGLUE layout)."""
+    return Path(root) / language / f"{split}.jsonl"

@@ -1,0 +1,51 @@
+"""The learning-rate schedule: one vectorised function that the engine trains with and the console draws.
+
+Budget schedules map progress x = elapsed / budget to an LR factor, so the schedule ends exactly when the
+budget does and a resumed run continues it from the checkpoint's elapsed time (cramming's approach):
+
+  budget-triangle  lr/peak = max(0, min(0.25 + x, 4 - 4x, 1))     (cramming's budget-triangle2)
+  budget-linear    linear warm-up over the first `warmup` of the budget, then linear to 0 at x = 1
+  constant         1
+  linear           the original recipe: warm-up over int(warmup * total_steps) steps, then linear to 0 at
+                   total_steps (step-based; total_steps comes from budget.max_steps or budget.max_epochs)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SCHEDULES = ("budget-triangle", "budget-linear", "constant", "linear")
+STEP_BASED = frozenset({"linear"})
+
+
+def lr_factor(schedule: str, progress=0.0, step=0, total_steps: int = 0, warmup: float = 0.0):
+    """LR as a fraction of the peak. `progress` (0..1) drives the budget-* schedules, `step` / `total_steps`
+    drive `linear`. `progress` and `step` may be numbers or arrays (broadcast together); a float comes back for
+    scalars, an array otherwise."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}")
+    scalar = np.ndim(progress) == 0 and np.ndim(step) == 0
+    x = np.clip(np.asarray(progress, dtype=np.float64), 0.0, 1.0)
+    s = np.asarray(step, dtype=np.float64)
+    x, s = np.broadcast_arrays(x, s)
+    w = float(warmup or 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if schedule == "budget-triangle":
+            f = np.maximum(0.0, np.minimum(np.minimum(0.25 + x, 4.0 - 4.0 * x), 1.0))
+        elif schedule == "budget-linear":
+            down = np.maximum(0.0, (1.0 - x) / max(1e-12, 1.0 - w))
+            f = np.where(x < w, x / w, down) if w > 0 else down
+        elif schedule == "constant":
+            f = np.ones_like(x)
+        else:  # linear
+            total = max(1, int(total_steps or 0))
+            ws = int(w * total)
+            down = np.maximum(0.0, (total - s) / max(1, total - ws))
+            f = np.where(s < ws, (s + 1) / max(ws, 1), down)
+    return float(f) if scalar else f
+
+
+def lr(schedule: dict, progress=0.0, step=0):
+    """The LR itself from a `started` event's `schedule` record {name, peak_lr, warmup, total_steps}."""
+    return float(schedule.get("peak_lr") or 0.0) * lr_factor(
+        schedule.get("name") or "constant", progress, step, int(schedule.get("total_steps") or 0),
+        float(schedule.get("warmup") or 0.0))

@@ -1,9 +1,8 @@
-"""The wall-clock budget and budget-aware learning-rate schedules.
+"""The wall-clock budget clock.
 
 Training time is counted only while the clock runs: dev evaluation and checkpoint writing pause it (they are
-reported separately). Budget schedules map progress x = elapsed / budget to an LR factor, so the schedule ends
-exactly when the budget does and a resumed run continues it from the checkpoint's elapsed time (cramming's
-approach). The step-based `linear` schedule is the original recipe's warm-up + linear decay.
+reported separately). The LR schedule that turns its progress into a learning rate is
+engine.contract.schedule.lr_factor (shared with the console, which draws it).
 """
 from __future__ import annotations
 
@@ -57,24 +56,3 @@ class BudgetClock:
         """True when the budget is spent, or when the next step (of `step_seconds`) would end further past the
         budget than stopping now ends before it: the stop lands within half a step of the budget."""
         return self.elapsed + 0.5 * step_seconds >= self.budget
-
-
-def lr_factor(schedule: str, progress: float, step: int = 0, total_steps: int = 0, warmup: float = 0.0) -> float:
-    """LR as a fraction of the peak. `progress` in [0, 1] drives the budget-* schedules; `step`/`total_steps`
-    drive `linear`."""
-    x = min(max(progress, 0.0), 1.0)
-    if schedule == "budget-triangle":  # cramming's budget-triangle2
-        return max(0.0, min(0.25 + x, 4.0 - 4.0 * x, 1.0))
-    if schedule == "budget-linear":
-        if warmup > 0 and x < warmup:
-            return x / warmup
-        return max(0.0, (1.0 - x) / max(1e-12, 1.0 - warmup))
-    if schedule == "constant":
-        return 1.0
-    if schedule == "linear":
-        total = max(1, total_steps)
-        w = int(warmup * total)
-        if step < w:
-            return (step + 1) / w
-        return max(0.0, (total - step) / max(1, total - w))
-    raise ValueError(f"unknown schedule {schedule!r}")

@@ -24,7 +24,8 @@ from .contract import config as config_lib
 from . import corpus, data, distributed, hardware
 from . import model as model_lib
 from .batching import bucket_batches, collate, encode
-from .budget import BudgetClock, lr_factor
+from .budget import BudgetClock
+from .contract.schedule import lr_factor
 from .evaluate import EvalSet, decode_and_score, dev_loss, final_evaluation, perplexity, token_loss
 from .contract.events import EventWriter
 from .progress import ProgressLine

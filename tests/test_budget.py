@@ -3,7 +3,8 @@ import time
 
 import pytest
 
-from engine.budget import BudgetClock, lr_factor
+from engine.budget import BudgetClock
+from engine.contract.schedule import lr_factor
 
 
 def test_budget_triangle_matches_cramming():

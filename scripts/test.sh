@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): set up .venv, check the architecture and the lint, run the test suite.
+#   bash scripts/test.sh [PYTEST ARGS...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "test: import-linter (engine/console boundary)" >&2
+.venv/bin/lint-imports --no-cache
+echo "test: ruff" >&2
+.venv/bin/ruff check .
+echo "test: pytest" >&2
+.venv/bin/python -m pytest "$@"

@@ -1,5 +1,6 @@
 """The config tree: presets, overrides, validation messages, files, the console's command line."""
 import json
+import sys
 
 import pytest
 
@@ -95,3 +96,35 @@ def test_field_specs_cover_every_field_with_help():
     assert {"model.source", "data.languages", "train.lr", "budget.seconds", "eval.beam_size",
             "hardware.precision"} <= names
     assert all(s["help"] for s in specs)
+
+
+def test_toml_round_trips_non_bmp_text(tmp_path):
+    import tomllib
+
+    from engine.contract import slurm
+
+    cfg = c.preset("smoke")
+    cfg.name = "emoji \U0001F600 run \u00e9"
+    path = tmp_path / "cfg.toml"
+    c.save(cfg, path)
+    assert c.load(path).name == cfg.name
+    script = slurm.render(cfg, run_dir=str(tmp_path / "r"), gpus=1, time="1:00:00")
+    embedded = script.split("<<'CRAM_CONFIG'\n", 1)[1].split("\nCRAM_CONFIG\n", 1)[0]
+    assert c.RunConfig.from_dict(tomllib.loads(embedded)).name == cfg.name
+
+
+def test_presets_come_from_the_package_resources():
+    assert {"smoke", "cram-1h", "code2nl-paper"} <= set(c.preset_names())
+    assert c.resource("presets", "smoke.toml").is_file()
+    assert c.resource("reference", "published_bleu.csv").is_file()
+
+
+def test_cache_follows_the_platform(monkeypatch, tmp_path):
+    from engine.contract.paths import cache_root
+
+    monkeypatch.delenv("CRAM_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if sys.platform.startswith("linux"):
+        assert cache_root() == tmp_path / "xdg" / "cramgui"
+    monkeypatch.setenv("CRAM_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_root() == tmp_path / "mine"

@@ -15,13 +15,32 @@ import copy
 import dataclasses
 import json
 import os
-import tomllib
+import sys
+from importlib import resources as _resources
+
+import tomli_w
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser as the `tomli` package
+    import tomli as tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .paths import LANGUAGES  # noqa: F401  (re-exported: config.LANGUAGES is what validation checks)
-PRESETS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "presets"
+
+
+def resource(*parts: str):
+    """A file shipped with the package (the repository's top-level resources/, installed as engine.resources)."""
+    try:
+        root = _resources.files("engine.resources")
+    except ModuleNotFoundError:  # a source checkout on sys.path without an install: the folder itself
+        root = Path(__file__).resolve().parent.parent.parent / "resources"
+    return root.joinpath(*parts)
+
+
+PRESETS_DIR = resource("presets")
 
 
 class ConfigError(ValueError):
@@ -334,27 +353,10 @@ def load(path: str | os.PathLike) -> RunConfig:
 
 
 def dumps_toml(cfg: RunConfig) -> str:
+    """The config as TOML (top-level keys first, then one table per section), written by tomli-w."""
     d = cfg.to_dict()
-    lines = []
-    for k, v in d.items():
-        if k not in SECTIONS:
-            lines.append(f"{k} = {_toml_value(v)}")
-    for sec in SECTIONS:
-        lines.append("")
-        lines.append(f"[{sec}]")
-        for k, v in d[sec].items():
-            lines.append(f"{k} = {_toml_value(v)}")
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return json.dumps(str(v))
+    top = {k: v for k, v in d.items() if k not in SECTIONS}
+    return tomli_w.dumps({**top, **{sec: d[sec] for sec in SECTIONS}})
 
 
 def save(cfg: RunConfig, path: str | os.PathLike) -> None:
@@ -366,14 +368,17 @@ def save(cfg: RunConfig, path: str | os.PathLike) -> None:
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+    return sorted(p.name[:-5] for p in PRESETS_DIR.iterdir() if p.name.endswith(".toml"))
 
 
 def preset(name: str) -> RunConfig:
     p = PRESETS_DIR / f"{name}.toml"
     if not p.is_file():
         raise ConfigError("preset", f"unknown preset {name!r}; available: {', '.join(preset_names())}")
-    cfg = load(p)
+    try:
+        cfg = RunConfig.from_dict(tomllib.loads(p.read_text(encoding="utf-8")))
+    except (ValueError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError("preset", f"preset {name!r}: cannot parse: {e}") from None
     if not cfg.name:
         cfg.name = name
     return cfg

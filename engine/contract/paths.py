@@ -1,6 +1,8 @@
 """Default folders, languages and splits: the names every part of the project agrees on.
 
-CACHE = an explicit cache_dir, else $CRAM_CACHE_DIR, else ~/.cache/cramgui.
+CACHE = an explicit cache_dir, else $CRAM_CACHE_DIR, else the platform's user cache folder for cramgui
+(platformdirs: $XDG_CACHE_HOME/cramgui or ~/.cache/cramgui on Linux, ~/Library/Caches/cramgui on macOS,
+%LOCALAPPDATA%/cramgui/Cache on Windows).
 """
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import hashlib
 import os
 import sys
 from pathlib import Path
+
+import platformdirs
 
 # the six CodeSearchNet / CodeXGLUE code-to-text languages, in the order of the published tables
 LANGUAGES = ("ruby", "javascript", "go", "python", "java", "php")
@@ -25,8 +29,8 @@ def default_runs_dir() -> Path:
 
 
 def cache_root(cache_dir=None) -> Path:
-    """CACHE = cache_dir, $CRAM_CACHE_DIR or ~/.cache/cramgui."""
-    cache = cache_dir or os.environ.get("CRAM_CACHE_DIR") or Path.home() / ".cache" / "cramgui"
+    """CACHE = cache_dir, $CRAM_CACHE_DIR or the platform's user cache folder (see the module docstring)."""
+    cache = cache_dir or os.environ.get("CRAM_CACHE_DIR") or platformdirs.user_cache_path("cramgui", appauthor=False)
     return Path(cache).expanduser()
 
 

@@ -13,17 +13,19 @@ import dataclasses
 import json
 import math
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator, Optional
+from typing import IO, Any, Optional
+from collections.abc import Iterator
+
+from .files import open_append, open_read, say
 
 SCHEMA_VERSION = 1
 
 # closed sets of values
-ERROR_KINDS = ("config", "data", "oom", "nonfinite", "disk", "internal", "cancelled")
+ERROR_KINDS = ("config", "data", "oom", "nonfinite", "disk", "internal", "cancelled", "untrusted", "locked")
 DONE_STATUSES = ("completed", "stopped", "failed")
 LOG_LEVELS = ("info", "warning")
 CHECKPOINT_KINDS = ("last", "best")
@@ -247,10 +249,10 @@ class EventWriter:
         self._warned = False
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open_append(self.path)  # refuses a symlinked events.jsonl (UnsafePath)
             # a previous run killed mid-line leaves a torn line: start ours on a fresh line
             if self._file.tell() > 0:
-                with open(self.path, "rb") as fh:
+                with open_read(self.path) as fh:
                     fh.seek(-1, os.SEEK_END)
                     if fh.read(1) != b"\n":
                         self._file.write("\n")
@@ -278,7 +280,7 @@ class EventWriter:
     def _warn(self, e: Exception) -> None:
         if not self._warned:
             self._warned = True
-            print(f"cram: cannot write events to {self.path}: {e}", file=sys.stderr, flush=True)
+            say(f"cram: cannot write events to {self.path}: {e}")
 
     def close(self) -> None:
         with self._lock:
@@ -293,9 +295,9 @@ class EventWriter:
 def read_events(path: str | os.PathLike) -> Iterator[dict]:
     """All well-formed events of a file, skipping torn or malformed lines."""
     p = Path(path)
-    if not p.is_file():
+    if p.is_symlink() or not p.is_file():
         return
-    with open(p, "rb") as fh:
+    with open_read(p) as fh:
         for raw in fh:
             ev = decode(raw)
             if ev is not None:

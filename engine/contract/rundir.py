@@ -25,9 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import socket
+import time
+
+from .files import check_regular, inside, open_read
 
 from .events import number, read_events
-from .paths import default_runs_dir
+from .paths import LANGUAGES, SPLITS, default_runs_dir
 
 # the files of a run directory
 CONFIG = "config.json"
@@ -36,6 +39,7 @@ EVENTS = "events.jsonl"
 RESULTS = "results.csv"
 SAMPLES = "samples.jsonl"
 PID_FILE = "worker.pid"
+LOCK_FILE = "writer.lock"
 CHECKPOINTS = "checkpoints"
 RESULT_FIELDS = ["language", "split", "n", "bleu4", "nltk_bleu4", "decode_seconds", "beam_size"]
 # what `run_status` answers
@@ -100,6 +104,9 @@ def replace_dir(tmp_dir: Path, final: Path) -> None:
     """Move a fully written `tmp_dir` to `final`. The old `final` is moved aside first and deleted last, so a
     kill at any moment leaves either the old or the new directory (possibly under `final.old`)."""
     old = final.with_name(final.name + ".old")
+    for p in (final, old, final.parent):
+        if p.is_symlink():
+            check_regular(p)  # raises UnsafePath: a swap never goes through a link
     if old.exists():
         shutil.rmtree(old, ignore_errors=True)
     if final.exists():
@@ -137,14 +144,14 @@ def write_results(run_dir: str | os.PathLike, rows: list[dict]) -> None:
     w.writeheader()
     for r in rows:
         w.writerow(r)
-    atomic_write_text(Path(run_dir) / "results.csv", buf.getvalue())
+    atomic_write_text(inside(run_dir, Path(run_dir) / RESULTS), buf.getvalue())
 
 
 def read_results(run_dir: str | os.PathLike) -> list[dict]:
-    p = Path(run_dir) / "results.csv"
-    if not p.is_file():
+    p = Path(run_dir) / RESULTS
+    if p.is_symlink() or not p.is_file():
         return []
-    with open(p, newline="", encoding="utf-8") as fh:
+    with open_read(p, binary=False) as fh:
         rows = list(csv.DictReader(fh))
     for r in rows:
         for k in ("n", "beam_size"):
@@ -156,11 +163,20 @@ def read_results(run_dir: str | os.PathLike) -> list[dict]:
     return rows
 
 
+def prediction_paths(run_dir: str | os.PathLike, language: str, split: str) -> tuple[Path, Path]:
+    """RUN_DIR/{language}_{split}.output and .gold — only for a known language and split (the names of files
+    written into a run never come from a run's own text)."""
+    if language not in LANGUAGES or split not in SPLITS:
+        raise ValueError(f"unknown language/split {language!r}/{split!r}: expected one of {', '.join(LANGUAGES)} "
+                         f"and {', '.join(SPLITS)}")
+    d = Path(run_dir)
+    return inside(d, d / f"{language}_{split}.output"), inside(d, d / f"{language}_{split}.gold")
+
+
 def write_predictions(run_dir: str | os.PathLike, language: str, split: str,
                       predictions: list[str], references: list[str]) -> tuple[Path, Path]:
     """`{lang}_{split}.output` / `.gold` in the CodeXGLUE evaluator's format (idx<TAB>text)."""
-    out = Path(run_dir) / f"{language}_{split}.output"
-    gold = Path(run_dir) / f"{language}_{split}.gold"
+    out, gold = prediction_paths(run_dir, language, split)
     atomic_write_text(out, "".join(f"{i}\t{_one_line(p)}\n" for i, p in enumerate(predictions)))
     atomic_write_text(gold, "".join(f"{i}\t{_one_line(r)}\n" for i, r in enumerate(references)))
     return out, gold
@@ -171,16 +187,18 @@ def _one_line(s: str) -> str:
 
 
 def write_samples(run_dir: str | os.PathLike, samples: list[dict]) -> None:
-    atomic_write_text(Path(run_dir) / "samples.jsonl",
+    atomic_write_text(inside(run_dir, Path(run_dir) / SAMPLES),
                       "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
 
 
 def read_samples(run_dir: str | os.PathLike) -> list[dict]:
-    p = Path(run_dir) / "samples.jsonl"
-    if not p.is_file():
+    p = Path(run_dir) / SAMPLES
+    if p.is_symlink() or not p.is_file():
         return []
     out = []
-    for line in p.read_text(encoding="utf-8").splitlines():
+    with open_read(p) as fh:
+        text = fh.read().decode("utf-8", errors="replace")
+    for line in text.splitlines():
         try:
             out.append(json.loads(line))
         except ValueError:
@@ -323,3 +341,93 @@ def list_runs(runs_dir: str | os.PathLike) -> list[dict]:
     runs = [summarize(p) for p in sorted(base.iterdir()) if p.is_dir() and is_run_dir(p)]
     runs.sort(key=lambda r: r["started"] or "", reverse=True)
     return runs
+
+
+# -- one writer per run directory ---------------------------------------------------------------------------------
+class RunLocked(RuntimeError):
+    """Another live process writes this run directory."""
+
+    def __init__(self, run_dir: Path, holder: dict):
+        self.run_dir, self.holder = Path(run_dir), holder
+        when = holder.get("started")
+        since = (time.strftime(" since %Y-%m-%d %H:%M:%S", time.localtime(when))
+                 if isinstance(when, (int, float)) and not isinstance(when, bool) and 0 < when < 1e11 else "")
+        super().__init__(f"{self.run_dir} is being written by another process: pid {holder.get('pid')} on "
+                         f"{holder.get('host')} ({holder.get('purpose') or 'writing'}{since}); wait for it to end "
+                         f"or stop it first (stale locks of dead processes on this host are taken over)")
+
+
+def read_lock(run_dir: str | os.PathLike) -> dict | None:
+    """The holder recorded in RUN_DIR/writer.lock {host, pid, started, purpose}, None when there is none, {} when
+    it is unreadable."""
+    p = Path(run_dir) / LOCK_FILE
+    if not p.exists() and not p.is_symlink():
+        return None
+    try:
+        with open_read(p) as fh:
+            d = json.loads(fh.read(4096).decode("utf-8"))
+    except (OSError, ValueError, UnicodeError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def _stale(holder: dict) -> bool:
+    """A lock is stale when it is unreadable, or its process is dead on this host."""
+    if not holder:
+        return True
+    pid = holder.get("pid")
+    return holder.get("host") == socket.gethostname() and not pid_alive(pid if isinstance(pid, int) else -1)
+
+
+class RunLock:
+    """An exclusive writer lock on a run directory (RUN_DIR/writer.lock, created with O_EXCL, never through a
+    symlink), for train, resume and eval. `with RunLock(d, "train"):` or acquire()/release()."""
+
+    def __init__(self, run_dir: str | os.PathLike, purpose: str = "train"):
+        self.run_dir, self.purpose = Path(run_dir), purpose
+        self.path = self.run_dir / LOCK_FILE
+        self.held = False
+
+    def acquire(self) -> RunLock:
+        me = {"host": socket.gethostname(), "pid": os.getpid(), "started": round(time.time(), 3),
+              "purpose": self.purpose}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+            except FileExistsError:
+                holder = read_lock(self.run_dir) or {}
+                if holder.get("pid") == os.getpid() and holder.get("host") == me["host"]:
+                    self.held = True  # re-entrant within one process
+                    return self
+                if not _stale(holder):
+                    raise RunLocked(self.run_dir, holder) from None
+                try:  # take the stale lock over: move it aside (atomic), then try again
+                    os.replace(self.path, self.path.with_name(f".{LOCK_FILE}.stale-{os.getpid()}"))
+                    os.unlink(self.path.with_name(f".{LOCK_FILE}.stale-{os.getpid()}"))
+                except OSError:
+                    pass
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(me) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            self.held = True
+            return self
+        raise RunLocked(self.run_dir, read_lock(self.run_dir) or {})
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        holder = read_lock(self.run_dir) or {}
+        if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

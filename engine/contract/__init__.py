@@ -10,3 +10,13 @@
   paths     default folders, languages and splits
   fmt       h:mm:ss and other formatting shared by `cram`'s progress line and the console
 """
+
+
+def version() -> str:
+    """The installed cramgui version (`cram --version`, `cramgui --version`)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("cramgui")
+    except metadata.PackageNotFoundError:
+        return "0+unknown (not installed)"

@@ -158,12 +158,12 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
+    def from_dict(cls, d: dict) -> RunConfig:
         cfg = cls()
         apply_dict(cfg, d)
         return cfg
 
-    def copy(self) -> "RunConfig":
+    def copy(self) -> RunConfig:
         return copy.deepcopy(self)
 
 

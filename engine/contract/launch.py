@@ -44,7 +44,7 @@ class TrainArgs:
             argv.append("--jsonl")
         return argv
 
-    def on(self, run_dir: str, jsonl: bool | None = None) -> "TrainArgs":
+    def on(self, run_dir: str, jsonl: bool | None = None) -> TrainArgs:
         """The same request pinned to a run directory (what a relaunch under torchrun or the console runs)."""
         return TrainArgs(self.config, self.preset, list(self.sets), None if self.resume else str(run_dir),
                          str(run_dir) if self.resume else None, self.jsonl if jsonl is None else jsonl)

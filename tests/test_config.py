@@ -128,3 +128,22 @@ def test_cache_follows_the_platform(monkeypatch, tmp_path):
         assert cache_root() == tmp_path / "xdg" / "cramgui"
     monkeypatch.setenv("CRAM_CACHE_DIR", str(tmp_path / "mine"))
     assert cache_root() == tmp_path / "mine"
+
+
+@pytest.mark.parametrize("name, value", [("train.lr", True), ("train.batch_size", True), ("train.batch_size", "１６"),
+                                         ("train.lr", "１e-3"), ("data.languages", {"a": 1}), ("train.lr", [1]),
+                                         ("hardware.compile", 2), ("model.name_or_path", {"x": 1})])
+def test_no_type_confusion_in_settings(name, value):
+    with pytest.raises(c.ConfigError) as e:
+        c.coerce(name, value)
+    assert e.value.field == name and "expected" in e.value.message
+
+
+@pytest.mark.parametrize("text, suffix, want", [(b"[1, 2]", ".json", "top level"), (b"\xff\xfe[", ".toml", "UTF-8"),
+                                                (b'model = 5', ".toml", "table of model"),
+                                                (b'{"train": {"lr": true}}', ".json", "expected a float")])
+def test_bad_config_files_get_a_field_message(tmp_path, text, suffix, want):
+    p = tmp_path / f"cfg{suffix}"
+    p.write_bytes(text)
+    with pytest.raises(c.ConfigError, match=want):
+        c.load(p)

@@ -217,6 +217,8 @@ def coerce(name: str, value: Any) -> Any:
     spec = _spec(name)
     t = spec["type"]
     try:
+        if isinstance(value, str) and t in ("bool", "int", "float") and not value.isascii():
+            raise ValueError  # float("１２") is 12.0 in Python: full-width digits are not numbers here
         if t == "bool":
             if isinstance(value, str):
                 v = value.strip().lower()
@@ -225,7 +227,11 @@ def coerce(name: str, value: Any) -> Any:
                 if v in ("0", "false", "no", "off"):
                     return False
                 raise ValueError
-            return bool(value)
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if isinstance(value, bool) or isinstance(value, (dict, list)) and t != "list":
+            raise ValueError  # TOML true is no number, a table is no text
         if t == "int":
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
@@ -241,9 +247,11 @@ def coerce(name: str, value: Any) -> Any:
         if t == "list":
             if isinstance(value, str):
                 return [x.strip() for x in value.split(",") if x.strip()]
+            if not isinstance(value, (list, tuple)) or not all(isinstance(x, str) for x in value):
+                raise ValueError
             return [str(x) for x in value]
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(name, f"expected {'a whole number' if t == 'int' else 'a ' + t}, got {value!r}") from None
 
 
@@ -264,9 +272,13 @@ def set_value(cfg: RunConfig, name: str, value: Any) -> None:
 
 
 def apply_dict(cfg: RunConfig, d: dict, prefix: str = "") -> None:
+    if not isinstance(d, dict):
+        raise ConfigError(prefix.rstrip(".") or "config", f"expected a table of settings, got {type(d).__name__}")
     for k, v in d.items():
         name = f"{prefix}{k}"
-        if isinstance(v, dict) and k in SECTIONS and not prefix:
+        if k in SECTIONS and not prefix:
+            if not isinstance(v, dict):
+                raise ConfigError(k, f"expected a table of {k} settings ([{k}]), got {v!r}")
             apply_dict(cfg, v, prefix=f"{k}.")
         else:
             set_value(cfg, name, v)
@@ -344,11 +356,19 @@ def load(path: str | os.PathLike) -> RunConfig:
     p = Path(path)
     if not p.is_file():
         raise ConfigError("config", f"file {str(p)!r} not found")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError("config", f"{p}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    except OSError as e:
+        raise ConfigError("config", f"{p}: cannot read: {e.strerror or e}") from None
     try:
         d = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as e:
         raise ConfigError("config", f"{p}: cannot parse: {e}") from None
+    if not isinstance(d, dict):
+        raise ConfigError("config", f"{p}: the top level must be a table of settings (an object in JSON), "
+                          f"not a {type(d).__name__}")
     return RunConfig.from_dict(d)
 
 

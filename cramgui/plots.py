@@ -33,8 +33,11 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QGraphics
 
 from .curves import (DECIMATE_ABOVE, _LossCache, _Series, _Track, _XYCache, decimate,  # noqa: F401
                      ema)  # re-exported: the plots' public helpers
+from engine.contract.events import number
+
 from .export import plot_to_png
-from .run_state import RunState, planned_lr
+from .lr_plan import planned_lr
+from .run_state import RunState
 
 REDRAW_INTERVAL_MS = 66          # <= 15 Hz
 X_MODES = ("step", "elapsed")
@@ -366,68 +369,23 @@ class TrainingPlots(QWidget):
 
     def _dev_points(self) -> tuple[np.ndarray, np.ndarray]:
         key = "step" if self.x_mode == "step" else "elapsed"
-        xs = np.array([_f(e.get(key)) for e in self.state.evals], dtype=np.float64)
-        ys = np.array([_f(e.get("dev_loss")) for e in self.state.evals], dtype=np.float64)
+        xs = np.array([_nan(number(e.get(key))) for e in self.state.evals], dtype=np.float64)
+        ys = np.array([_nan(number(e.get("dev_loss"))) for e in self.state.evals], dtype=np.float64)
         ok = np.isfinite(ys) & (ys > 0)
         self._dev_hidden = int(np.count_nonzero(~ok))
         ok &= np.isfinite(xs)
         return xs[ok], ys[ok]
 
     def _planned(self) -> tuple[np.ndarray, np.ndarray]:
-        """The schedule from the last logged point to the end of the budget, in the current x units."""
-        sched = self.state.schedule
-        empty = (np.empty(0), np.empty(0))
-        if not sched:
-            return empty
-        s = self.state.steps
-        budget = _f(self.state.status.get("budget_seconds"))
-        step_l, el_l, prog_l = _last_row(s)
-        linear = sched.get("name") == "linear"
-        max_steps = _f(sched.get("max_steps"))
-        if linear and not max_steps > 0:
-            max_steps = _f(((self.state.config or {}).get("budget") or {}).get("max_steps"))
-        if linear:
-            if not max_steps > 0:
-                return empty
-            u0 = (step_l / max_steps) if math.isfinite(step_l) else 0.0
-        else:
-            u0 = prog_l if math.isfinite(prog_l) else 0.0
-        if u0 >= 1.0:
-            return empty
-        u = np.linspace(u0, 1.0, 256)
-        w = _f(sched.get("warmup"))
-        kinks = [k for k in (0.75, w) if math.isfinite(k) and u0 < k < 1.0]
-        u = np.union1d(u, kinks)
-        y = planned_lr(sched, u)
-        # convert the schedule coordinate to the x axis
-        if linear:
-            steps_x = u * max_steps
-            if self.x_mode == "step":
-                return steps_x, y
-            if step_l > 0 and math.isfinite(el_l):
-                return el_l * steps_x / step_l, y
-            return empty
-        if self.x_mode == "elapsed":
-            if budget > 0:
-                return u * budget, y
-            if prog_l > 0 and math.isfinite(el_l):
-                return u * el_l / prog_l, y
-            return empty
-        if prog_l > 0 and math.isfinite(step_l):
-            return u * step_l / prog_l, y
-        return empty
+        """The schedule from the last logged point to the run's end, in the current x units (cramgui.lr_plan)."""
+        st = self.state.status
+        return planned_lr(self.state.schedule, st.get("step"), st.get("elapsed"), st.get("budget_seconds"),
+                          self.x_mode)
 
     def _export_dialog(self, which: str) -> None:
         path, _ = QFileDialog.getSaveFileName(self, f"Export {which} plot", f"{which}.png", "PNG image (*.png)")
         if path:
             self.export_png(which, path)
-
-
-def _f(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _edges(cut: tuple) -> np.ndarray:
@@ -444,16 +402,10 @@ def _edges(cut: tuple) -> np.ndarray:
     return 10.0 ** v if log_x else v
 
 
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else v
+
+
 def _translucent(item: pg.PlotDataItem) -> bool:
     pen = item.opts.get("pen")
     return isinstance(pen, QPen) and pen.color().alpha() < 255
-
-
-def _last_row(s) -> tuple[float, float, float]:
-    """Last finite step, elapsed and progress of the series (NaN when none)."""
-    out = []
-    for c in ("step", "elapsed", "progress"):
-        a = s.view(c)[-64:]
-        ok = np.flatnonzero(np.isfinite(a))
-        out.append(float(a[ok[-1]]) if len(ok) else math.nan)
-    return tuple(out)

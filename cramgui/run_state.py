@@ -1,7 +1,7 @@
 """Everything one run has streamed, as plain data plus Qt signals.
 
-`RunState` ingests engine events (the dicts of `engine.contract.events`) from a live worker or from a run directory being
-replayed; the views (plots, results, samples, status line) only observe it. Step events, by far the most frequent,
+`RunState` ingests engine events (the dicts of `engine.contract.events`) from a live worker or from a run directory
+being replayed; the views (plots, results, samples, status line) only observe it. Step events, by far the most frequent,
 go into growable numpy columns (`Series`) in batches: `ingest_many` of a burst costs a few numpy calls and emits a
 single `progressed` signal.
 """
@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.contract.events import decode
-from engine.contract.rundir import read_results, read_samples
+from engine.contract.events import decode, number
+from engine.contract.rundir import fold_status, read_results, read_samples
 
 STEP_COLUMNS = ("step", "elapsed", "loss", "lr", "tokens_per_s", "progress")
 
@@ -61,7 +62,7 @@ class Series:
         arrays = {}
         for c in self.columns:
             if c in cols:
-                a = _as_float(cols[c])
+                a = _column(cols[c])
                 arrays[c] = a
                 k = max(k, len(a))
         if k == 0:
@@ -95,53 +96,22 @@ class Series:
         self.generation += 1
 
 
-def _as_float(values: Any) -> np.ndarray:
-    try:
-        return np.asarray(values, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        return np.array([_to_float(v) for v in values], dtype=np.float64)
-
-
-def _to_float(v: Any) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return math.nan
-    return f
-
-
-def _finite(v: Any) -> float | None:
-    f = _to_float(v) if v is not None else math.nan
-    return f if math.isfinite(f) else None
-
-
-# --------------------------------------------------------------------------------------------------------------
-def planned_lr(schedule: dict | None, progress: np.ndarray) -> np.ndarray:
-    """The learning rate a schedule plans at `progress` (0..1; elapsed/budget for budget-* schedules, fraction of
-    max_steps for 'linear'). Same formulas as the engine, kept self-contained here:
-
-    budget-triangle  lr/peak = max(0, min(0.25 + x, 4 - 4x))   (cramming's budget-triangle2)
-    budget-linear    linear warm-up over `warmup`, then linear to 0 at x = 1 ('linear' uses the same shape)
-    constant         peak
-    """
-    x = np.clip(np.asarray(progress, dtype=np.float64), 0.0, 1.0)
-    sched = schedule or {}
-    peak = _to_float(sched.get("peak_lr"))
-    if not math.isfinite(peak):
-        return np.full_like(x, np.nan)
-    name = str(sched.get("name") or "constant")
-    if name == "budget-triangle":
-        f = np.maximum(0.0, np.minimum(0.25 + x, 4.0 - 4.0 * x))
-    elif name in ("budget-linear", "linear"):
-        w = _to_float(sched.get("warmup"))
-        w = min(max(w if math.isfinite(w) else 0.0, 0.0), 0.999)
-        up = x / w if w > 0 else np.ones_like(x)
-        down = (1.0 - x) / (1.0 - w)
-        f = np.where(x < w, up, down)
-        f = np.clip(f, 0.0, 1.0)
+def _column(values: Any) -> np.ndarray:
+    """A column of event values as float64, each read as engine.contract.events.number reads it (NaN for missing,
+    null, bool, text and non-finite values); numbers only, the common case, in one numpy conversion."""
+    if isinstance(values, np.ndarray):
+        a = values.astype(np.float64, copy=False).reshape(-1) if values.dtype.kind in "iuf" else None
     else:
-        f = np.ones_like(x)
-    return peak * f
+        values = list(values)
+        a = np.asarray(values, dtype=np.float64) if set(map(type, values)) <= _PLAIN else None
+    if a is None:
+        return np.array([math.nan if (v := number(x)) is None else v for x in values], dtype=np.float64)
+    if not np.isfinite(a).all():
+        a = np.where(np.isfinite(a), a, np.nan)
+    return a
+
+
+_PLAIN = {float, int, type(None)}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -149,6 +119,9 @@ def _idle_status() -> dict:
     return {"step": 0, "elapsed": 0.0, "progress": 0.0, "budget_seconds": None, "remaining": None,
             "eta_seconds": None, "loss": None, "tokens_per_s": None, "device": None, "state": "idle",
             "best_dev_bleu": None}
+
+
+_STATES = {"unknown": "idle", "started": "running"}   # fold_status values shown under another name
 
 
 class RunState(QObject):
@@ -187,6 +160,7 @@ class RunState(QObject):
         self.checkpoints: list[dict] = []
         self.done: dict | None = None
         self.status: dict = _idle_status()
+        self.folded_status = "unknown"   # engine.contract.rundir.fold_status over the events so far
         self.last_event_time: float | None = None   # the writer's clock ("time" of the last event ingested)
 
     def clear(self) -> None:
@@ -209,7 +183,7 @@ class RunState(QObject):
         pending: list[dict] = []
         changed = False
         if events and isinstance(events[-1], dict):
-            t = _finite(events[-1].get("time"))
+            t = number(events[-1].get("time"))
             if t is not None:
                 self.last_event_time = t
         for ev in events:
@@ -223,6 +197,7 @@ class RunState(QObject):
                 self._append_steps(pending)
                 pending = []
                 changed = True
+            self._fold(ev)
             changed |= self._apply(kind, ev)
         if pending:
             self._append_steps(pending)
@@ -236,15 +211,14 @@ class RunState(QObject):
         last = evs[-1]
         st = self.status
         for key in ("step", "elapsed", "progress"):
-            v = _finite(last.get(key))
+            v = number(last.get(key))
             if v is not None:
                 st[key] = int(v) if key == "step" else v
         loss = self.steps.view("loss")
         tps = self.steps.view("tokens_per_s")
         st["loss"] = _last_finite(loss)
         st["tokens_per_s"] = _last_finite(tps)
-        if st["state"] == "idle":
-            st["state"] = "running"
+        self._fold(last)
         self._update_eta()
 
     def _update_eta(self) -> None:
@@ -270,7 +244,7 @@ class RunState(QObject):
             self.run_dir = ev.get("run_dir") or self.run_dir
             self.schedule = ev.get("schedule") if isinstance(ev.get("schedule"), dict) else self.schedule
             # a resumed run restarts from its checkpoint: drop what was logged after it (it will be redone)
-            start_step = _finite(ev.get("step"))
+            start_step = number(ev.get("step"))
             changed = False
             if start_step is not None and len(self.steps):
                 over = np.flatnonzero(self.steps.view("step") > start_step)
@@ -278,14 +252,14 @@ class RunState(QObject):
                 if keep < len(self.steps):
                     self.steps.truncate(keep)
                     changed = True
-                self.evals = [e for e in self.evals if (_finite(e.get("step")) or 0) <= start_step]
-            budget = _finite(ev.get("budget_seconds"))
+                self.evals = [e for e in self.evals if (number(e.get("step")) or 0) <= start_step]
+            budget = number(ev.get("budget_seconds"))
             if budget is None and self.config:
-                budget = _finite((self.config.get("budget") or {}).get("seconds"))
-            st.update(state="running", device=self.device, budget_seconds=budget)
+                budget = number((self.config.get("budget") or {}).get("seconds"))
+            st.update(device=self.device, budget_seconds=budget)
             if start_step is not None:
                 st["step"] = int(start_step)
-            el = _finite(ev.get("elapsed"))
+            el = number(ev.get("elapsed"))
             if el is not None:
                 st["elapsed"] = el
                 if budget:
@@ -296,7 +270,7 @@ class RunState(QObject):
             return changed
         if kind == "eval":
             self.evals.append(ev)
-            b = _finite(ev.get("dev_bleu"))
+            b = number(ev.get("dev_bleu"))
             if b is not None and (st["best_dev_bleu"] is None or b > st["best_dev_bleu"]):
                 st["best_dev_bleu"] = b
             self.evaluated.emit(ev)
@@ -313,19 +287,15 @@ class RunState(QObject):
             return False
         if kind == "error":
             self.errors.append(ev)
-            if self.done is None:
-                st["state"] = "failed"
             self.error.emit(ev)
             return False
         if kind == "done":
             self.done = ev
-            state = ev.get("status") or ("stopped" if ev.get("stopped") else "completed")
-            st["state"] = state if state in ("completed", "stopped", "failed") else "completed"
             for key in ("step", "elapsed"):
-                v = _finite(ev.get(key))
+                v = number(ev.get(key))
                 if v is not None:
                     st[key] = int(v) if key == "step" else v
-            b = _finite(ev.get("best_dev_bleu"))
+            b = number(ev.get("best_dev_bleu"))
             if b is not None and (st["best_dev_bleu"] is None or b > st["best_dev_bleu"]):
                 st["best_dev_bleu"] = b
             self._update_eta()
@@ -343,6 +313,13 @@ class RunState(QObject):
             self.checkpoints.append(ev)
             return False
         return False
+
+    def _fold(self, ev: dict) -> None:
+        """The run's state after one more event: engine.contract.rundir.fold_status, shown as idle before any
+        event and running while training has no end yet (the session, which knows whether the writer lives, turns
+        `folded_status` into the run's status with rundir.run_status)."""
+        self.folded_status = fold_status(self.folded_status, ev)
+        self.status["state"] = _STATES.get(self.folded_status, self.folded_status)
 
     def _add_samples(self, lang: str, items: list, split: Any = None) -> None:
         cur = self.samples.setdefault(lang, [])

@@ -9,7 +9,8 @@ from PySide6.QtGui import QImage
 
 import cramgui.plots as plots_mod
 from cramgui.plots import DECIMATE_ABOVE, TrainingPlots, _Track, decimate, ema
-from cramgui.run_state import RunState, planned_lr
+from cramgui.run_state import RunState
+from engine.contract.schedule import lr
 
 SCHED = {"name": "budget-triangle", "warmup": 0.05, "peak_lr": 5e-4}
 BUDGET = 200.0
@@ -32,7 +33,7 @@ def make_state(n=100, bad=()):
     for i in range(n):
         el = (i + 1) * 1.0
         evs.append({"event": "step", "step": i + 1, "elapsed": el, "progress": el / BUDGET,
-                    "loss": float(loss[i]), "lr": float(planned_lr(SCHED, np.array([el / BUDGET]))[0]),
+                    "loss": float(loss[i]), "lr": lr(SCHED, el / BUDGET, i),
                     "tokens_per_s": 100.0 + i})
     for i, v in bad:
         evs[i]["loss"] = v
@@ -126,7 +127,7 @@ def test_planned_lr_drawn_ahead(plots):
     assert w.lr_planned.opts["pen"].style() == Qt.PenStyle.DashLine
     x, y = data(w.lr_planned)
     assert x.min() == pytest.approx(100.0) and x.max() == pytest.approx(200.0)   # steps extrapolated to x = 1
-    np.testing.assert_allclose(y, planned_lr(SCHED, x / 200.0))
+    np.testing.assert_allclose(y, lr(SCHED, x / 200.0, x))
     assert y.max() == pytest.approx(5e-4)            # the triangle's peak at progress 0.75 is included
     ax, ay = data(w.lr_curve)
     np.testing.assert_array_equal(ax, np.arange(1, 101))
@@ -397,7 +398,7 @@ def test_empty_and_reset(plots):
 
 
 def test_planned_lr_step_based_linear(plots):
-    sched = {"name": "linear", "warmup": 0.1, "peak_lr": 1e-3}
+    sched = {"name": "linear", "warmup": 0.1, "peak_lr": 1e-3, "total_steps": 400}    # as the engine sends it
     st = RunState()
     st.ingest({"event": "started", "budget_seconds": 1000.0, "schedule": sched, "step": 0,
                "config": {"budget": {"seconds": 1000.0, "max_steps": 400}}})
@@ -407,7 +408,7 @@ def test_planned_lr_step_based_linear(plots):
     w.redraw_now()
     x, y = data(w.lr_planned)
     assert x[0] == pytest.approx(100) and x[-1] == pytest.approx(400)
-    np.testing.assert_allclose(y, planned_lr(sched, x / 400))
+    np.testing.assert_allclose(y, lr(sched, 2.0 * x / 1000.0, x))
     w.set_x_axis("elapsed")
     x2, _ = data(w.lr_planned)
     assert x2[-1] == pytest.approx(800.0)         # 2 s per step extrapolated

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from cramgui.run_state import RunState, Series, planned_lr
+from cramgui.lr_plan import planned_lr
+from cramgui.run_state import RunState, Series
 
 SCHED = {"name": "budget-triangle", "warmup": 0.05, "peak_lr": 1e-3}
 
@@ -135,13 +136,18 @@ def test_series_grows_and_truncates():
 
 def test_planned_lr_formulas():
     x = np.array([0.0, 0.1, 0.5, 0.75, 0.9, 1.0])
-    tri = planned_lr({"name": "budget-triangle", "peak_lr": 2.0}, x)
+
+    def plan(sched):       # the console's planned line over a whole 1 s budget, read at progress x
+        px, py = planned_lr(sched, 0, 0.0, 1.0, "elapsed", points=11)
+        return np.interp(x, px, py)
+
+    tri = plan({"name": "budget-triangle", "peak_lr": 2.0})
     np.testing.assert_allclose(tri, 2.0 * np.array([0.25, 0.35, 0.75, 1.0, 0.4, 0.0]))
-    lin = planned_lr({"name": "budget-linear", "warmup": 0.1, "peak_lr": 1.0}, x)
-    np.testing.assert_allclose(lin, [0.0, 1.0, 0.5 / 0.9, 0.25 / 0.9, 0.1 / 0.9, 0.0])
-    const = planned_lr({"name": "constant", "peak_lr": 3e-4}, x)
+    lin = plan({"name": "budget-linear", "warmup": 0.1, "peak_lr": 1.0})
+    np.testing.assert_allclose(lin, [0.0, 1.0, 0.5 / 0.9, 0.25 / 0.9, 0.1 / 0.9, 0.0], atol=1e-12)
+    const = plan({"name": "constant", "peak_lr": 3e-4})
     np.testing.assert_allclose(const, 3e-4)
-    assert np.isnan(planned_lr({"name": "constant", "peak_lr": None}, x)).all()
+    assert len(planned_lr({"name": "constant", "peak_lr": None}, 0, 0.0, 1.0, "elapsed")[0]) == 0
 
 
 def test_load_run_dir_with_torn_line_and_files(qapp, tmp_path):

@@ -10,12 +10,18 @@ import random
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
 from . import model as model_lib
 from .contract.rundir import checkpoint_dir, replace_dir
+
+if TYPE_CHECKING:
+    from .budget import BudgetClock
+    from .session import Session
+    from .state import TrainState
 
 
 def rng_state() -> dict:
@@ -76,3 +82,22 @@ def clean_temp(run_dir: Path) -> None:
     if base.is_dir():
         for p in base.glob(".*.tmp-*"):
             shutil.rmtree(p, ignore_errors=True)
+
+
+def write(s: "Session", st: "TrainState", kind: str, clock: "BudgetClock", emit: Callable,
+          with_optimizer: bool = True) -> None:
+    """A training session's checkpoint, with the budget clock paused: rank 0 writes it and emits `checkpoint`,
+    the other ranks wait, so nobody reads a half-written folder. A failed write (a full disk) is an `error`
+    event (kind disk) and training goes on: the previous checkpoint is intact."""
+    with clock.paused():
+        st.elapsed = clock.elapsed
+        try:
+            if s.dist.is_main:
+                path = save(s.run_dir, kind, s.model, s.tokenizer, s.meta, st.to_dict(),
+                            s.optimizer if with_optimizer else None)
+                emit("checkpoint", kind=kind, step=st.step, elapsed=round(st.elapsed, 3), path=str(path))
+        except OSError as e:
+            emit("error", kind="disk", message=f"cannot write the {kind} checkpoint: {e}",
+                 hint="free disk space; the previous checkpoint is intact and training continues")
+        finally:
+            s.dist.barrier()

@@ -33,7 +33,7 @@ def _resolve_config(args) -> config_lib.RunConfig:
 def cmd_train(args) -> int:
     from .contract.events import EventWriter
     from .progress import ProgressLine
-    from .contract.rundir import new_run_dir
+    from .contract.rundir import EVENTS, new_run_dir
 
     try:
         cfg = _resolve_config(args)
@@ -60,18 +60,18 @@ def cmd_train(args) -> int:
     if cfg.hardware.gpus > 1 and not inside_torchrun():
         return _launch_torchrun(args, cfg.hardware.gpus, run_dir)
     main_rank = int(os.environ.get("RANK", "0")) == 0
-    writer = EventWriter(run_dir / "events.jsonl" if main_rank else None,
+    writer = EventWriter(run_dir / EVENTS if main_rank else None,
                          sys.stdout if args.jsonl and main_rank else None)
     progress = None if args.jsonl or not main_rank else ProgressLine()
     if main_rank:
         print(f"cram: run directory {run_dir}", file=sys.stderr, flush=True)
 
-    from .train import Trainer, install_signal_handlers
+    from .stopping import StopSignal
+    from .train import run
 
-    trainer = Trainer(cfg, run_dir, writer, resume=bool(args.resume), progress=progress)
-    install_signal_handlers(trainer)
+    stop = StopSignal().install()
     try:
-        code = trainer.run()
+        code = run(cfg, run_dir, writer, resume=bool(args.resume), progress=progress, stop=stop)
     finally:
         writer.close()
     if code == 0 and not args.jsonl and main_rank:

@@ -15,7 +15,6 @@ import torch
 import torch.distributed as dist
 
 
-
 @dataclass
 class Dist:
     rank: int = 0
@@ -57,22 +56,8 @@ class Dist:
         dist.all_gather_object(out, obj)
         return out
 
-    def broadcast(self, obj):
-        if not self.enabled:
-            return obj
-        box = [obj]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
     def close(self) -> None:
-        """Leave the process group together: a rank that tore down gloo while another still used it was seen to
-        abort ("terminate called without an active exception") after the final evaluation."""
-        if self.enabled and dist.is_initialized():
-            try:
-                dist.barrier()
-            except RuntimeError:
-                pass  # a peer already failed; torchrun reports it
-            dist.destroy_process_group()
+        leave()
 
 
 def init(device_type: str) -> Dist:
@@ -87,6 +72,17 @@ def init(device_type: str) -> Dist:
             torch.cuda.set_device(local)
         dist.init_process_group(backend=backend)
     return Dist(rank=rank, world=world, local_rank=local)
+
+
+def leave() -> None:
+    """Leave the process group together (a no-op in a single process): a rank that tore down gloo while another
+    still used it was seen to abort ("terminate called without an active exception") after the final evaluation."""
+    if dist.is_available() and dist.is_initialized():
+        try:
+            dist.barrier()
+        except RuntimeError:
+            pass  # a peer already failed; torchrun reports it
+        dist.destroy_process_group()
 
 
 def shard(n: int, d: Dist) -> list[int]:

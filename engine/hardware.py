@@ -33,6 +33,11 @@ class Hardware:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
+    def synchronize(self) -> None:
+        """Wait for queued GPU work (so a step's wall time is its real time); nothing on the CPU."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
     def describe(self) -> str:
         return f"{self.name} ({self.device.type}, {self.precision}, {self.threads} threads)"
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Callable
 
-
-from .contract.fmt import hms as fmt_seconds  # noqa: E402
-from .contract.fmt import number  # noqa: E402
+from .contract.fmt import hms as fmt_seconds
+from .contract.fmt import number
 
 
 def _num(v, spec: str = ".3f") -> str:
@@ -65,3 +65,14 @@ class ProgressLine:
             self._print(f"done ({ev.get('status')}): step {ev.get('step')}, trained "
                         f"{fmt_seconds(ev.get('elapsed'))}, dev evaluation {fmt_seconds(ev.get('eval_seconds'))}",
                         final=True)
+
+
+def emitter(writer, progress: ProgressLine | None = None) -> Callable:
+    """The engine's `emit(name, **fields)`: write the event through `writer` (an EventWriter: fields are checked
+    against engine.contract.events) and show it on the progress line, if any. Returns the event as written."""
+    def emit(event: str, **fields) -> dict:
+        ev = writer.emit(event, **fields)
+        if progress:
+            progress.on_event(ev)
+        return ev
+    return emit

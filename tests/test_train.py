@@ -15,7 +15,7 @@ from conftest import ROOT, tiny_config
 from engine import bleu, checkpoint as ckpt
 from engine.contract.events import EventWriter, read_events
 from engine.contract.rundir import read_results, read_samples
-from engine.train import Trainer
+from engine import train
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def run_trainer(cfg, run_dir, resume=False):
     w = EventWriter(Path(run_dir) / "events.jsonl")
     try:
-        code = Trainer(cfg, Path(run_dir), w, resume=resume).run()
+        code = train.run(cfg, Path(run_dir), w, resume=resume)
     finally:
         w.close()
     return code, list(read_events(Path(run_dir) / "events.jsonl"))
@@ -133,7 +133,7 @@ def test_data_error_is_reported_not_crashed(tmp_path):
 
 
 def test_nonfinite_loss_stops_with_error_and_keeps_checkpoint(tmp_path, stdlib_corpus, monkeypatch):
-    import engine.train as train_mod
+    import engine.step as train_mod
 
     real = train_mod.token_loss
     calls = {"n": 0}
@@ -151,7 +151,7 @@ def test_nonfinite_loss_stops_with_error_and_keeps_checkpoint(tmp_path, stdlib_c
 
 
 def test_oom_gives_a_hint(tmp_path, stdlib_corpus, monkeypatch):
-    import engine.train as train_mod
+    import engine.step as train_mod
     import torch
 
     def oom(*a, **k):

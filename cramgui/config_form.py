@@ -1,26 +1,30 @@
-"""The setup panel: a form GENERATED from `engine.contract.config.field_specs()`, validated with the engine's own rules.
+"""The setup panel: a form GENERATED from `engine.contract.config.field_specs()`, validated with the engine's own
+rules.
 
-One row per engine field, grouped by section; the widget follows the field's type and metadata (choices -> combo
-box, bool -> check box, int -> spin box with the field's range, float -> line edit that accepts scientific
-notation, budget.seconds -> hours:minutes:seconds, data.languages -> language check boxes, paths -> folder
-pickers). A field added to the engine appears here without a change to this file. Every problem comes from
-`engine.contract.config.validate_field` / `validate` (plus a check that the chosen languages exist in the CodeXGLUE folder),
-is shown at its field (red frame + the message under it), and `valid_changed(False)` keeps Start disabled.
+One row per engine field, grouped by section, with the editor `cramgui.config_fields.make_editor` picks for the
+field's type and metadata; a field added to the engine appears here without a change to this file. Presets and
+config files load into it. Every problem comes from `engine.contract.config.validate_field` / `validate` (plus a
+check that the chosen languages exist in the CodeXGLUE folder), is shown at its field (red frame + the message under
+it), and `valid_changed(False)` keeps Start disabled. `train_args()` is the `cram train` request the form stands
+for (engine.contract.launch.TrainArgs): the command-line box, Start and the torchrun line all come from it.
 """
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
+                               QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from engine.contract import config as ec
-from engine.contract.launch import launch_command
+from engine.contract.launch import TrainArgs, launch_command
+from engine.contract.paths import LANGUAGES, SPLITS, split_path
+
+from .config_fields import Editor, FieldRow, LanguagesEditor, field_tooltip, make_editor
 
 SECTION_TITLES = {"run": "Run", "model": "Model", "data": "Data", "train": "Training", "budget": "Time budget",
                   "eval": "Evaluation", "hardware": "Hardware"}
@@ -32,10 +36,6 @@ LABELS = {"name_or_path": "Pretrained model", "lr": "Learning rate", "grad_accum
           "max_train": "Max train / lang", "max_valid": "Max valid / lang", "max_test": "Max test / lang",
           "split": "Final split", "threads": "CPU threads", "source": "Source"}
 DEFAULTS_ITEM = "defaults"
-FOLDER_FIELDS = {"model.name_or_path", "data.path"}
-DURATION_FIELDS = {"budget.seconds"}
-SPLITS = ("train", "valid", "test")
-INT_MAX = 2**31 - 1
 
 # Fields that only matter for some values of another field: disabled (not hidden) otherwise, so the form keeps its
 # shape. Pure presentation: the engine ignores the irrelevant values anyway.
@@ -47,9 +47,6 @@ RELEVANT: dict[str, Callable[[dict], bool]] = {
     "data.site_packages": lambda v: v.get("data.source") == "builtin",
 }
 
-INVALID_FRAME = "QFrame#fieldFrame { border: 2px solid #d32f2f; border-radius: 4px; }"
-VALID_FRAME = "QFrame#fieldFrame { border: 2px solid transparent; border-radius: 4px; }"
-
 
 def detect_languages(folder: str | Path) -> list[str] | None:
     """Languages of a CodeXGLUE folder: subfolders holding train/valid/test .jsonl. None when the folder does not
@@ -57,311 +54,12 @@ def detect_languages(folder: str | Path) -> list[str] | None:
     p = Path(folder).expanduser() if str(folder).strip() else None
     if p is None or not p.is_dir():
         return None
-    found = []
-    for lang in ec.LANGUAGES:
-        d = p / lang
-        if d.is_dir() and any((d / f"{s}.jsonl").is_file() for s in SPLITS):
-            found.append(lang)
-    return found
-
-
-def train_argv(cli_args: list[str], run_dir: str, jsonl: bool = False) -> list[str]:
-    """engine.cli.train_argv for `cram train [--preset P] --set ...` on a fixed run directory (mirrored here so
-    the console does not import the CLI module)."""
-    preset, sets, i = [], [], 0
-    while i < len(cli_args):
-        if cli_args[i] == "--preset" and i + 1 < len(cli_args):
-            preset = ["--preset", cli_args[i + 1]]
-        elif cli_args[i] == "--set" and i + 1 < len(cli_args):
-            sets += ["--set", cli_args[i + 1]]
-        i += 2
-    return ["train", *preset, "--run-dir", str(run_dir), *sets] + (["--jsonl"] if jsonl else [])
-
-
-def _fmt_float(v: Any) -> str:
-    try:
-        return f"{float(v):.10g}"
-    except (TypeError, ValueError):
-        return str(v)
+    return [lang for lang in LANGUAGES
+            if (p / lang).is_dir() and any(split_path(p, lang, s).is_file() for s in SPLITS)]
 
 
 def _label_for(spec: dict) -> str:
     return LABELS.get(spec["key"]) or spec["key"].replace("_", " ").capitalize()
-
-
-def _tooltip(spec: dict) -> str:
-    parts = [f"<b>{spec['name']}</b><br>{spec.get('help') or ''}"]
-    lo, hi = spec.get("min"), spec.get("max")
-    if lo is not None or hi is not None:
-        parts.append(f"Allowed: {'' if lo is None else lo} .. {'' if hi is None else hi} {spec.get('unit') or ''}")
-    if spec.get("choices"):
-        parts.append("Choices: " + ", ".join(spec["choices"]))
-    parts.append(f"Default: {spec['default']!r}")
-    return "<br>".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Editors: each exposes value() (raw, possibly invalid), set_value(v), changed (a Qt signal) and a focus widget.
-class _Editor(QWidget):
-    changed = Signal()
-
-    def __init__(self, spec: dict, parent=None):
-        super().__init__(parent)
-        self.spec = spec
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(4)
-        self._lay = lay
-
-    def value(self) -> Any:
-        raise NotImplementedError
-
-    def set_value(self, v: Any) -> None:
-        raise NotImplementedError
-
-
-class ChoiceEditor(_Editor):
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.combo = QComboBox()
-        self.combo.addItems([str(c) for c in spec["choices"]])
-        self.combo.currentTextChanged.connect(self.changed)
-        self._lay.addWidget(self.combo, 1)
-
-    def value(self):
-        return self.combo.currentText()
-
-    def set_value(self, v):
-        i = self.combo.findText(str(v))
-        if i < 0:                      # a value the engine would reject: show it, so the error is visible
-            self.combo.addItem(str(v))
-            i = self.combo.count() - 1
-        self.combo.setCurrentIndex(i)
-
-
-class BoolEditor(_Editor):
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.box = QCheckBox()
-        self.box.toggled.connect(self.changed)
-        self._lay.addWidget(self.box, 1)
-
-    def value(self):
-        return self.box.isChecked()
-
-    def set_value(self, v):
-        self.box.setChecked(bool(v))
-
-
-class IntEditor(_Editor):
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.spin = QSpinBox()
-        lo = spec.get("min")
-        hi = spec.get("max")
-        self.spin.setRange(int(lo) if lo is not None else -INT_MAX, min(int(hi), INT_MAX) if hi is not None
-                           else INT_MAX)
-        self.spin.setGroupSeparatorShown(False)
-        self.spin.setKeyboardTracking(True)
-        if spec.get("unit"):
-            self.spin.setSuffix(f" {spec['unit']}")
-        if lo == 0 and "(0 =" in (spec.get("help") or ""):
-            self.spin.setSpecialValueText(_zero_text(spec["help"]))
-        self.spin.valueChanged.connect(self.changed)
-        self._lay.addWidget(self.spin, 1)
-
-    def value(self):
-        return self.spin.value()
-
-    def set_value(self, v):
-        try:
-            self.spin.setValue(int(v))
-        except (TypeError, ValueError):
-            pass
-
-
-def _zero_text(help_text: str) -> str:
-    """'(0 = all)' in a field's help -> the spin box shows 'all' for 0."""
-    tail = help_text.split("(0 =", 1)[1]
-    text = tail.split(")", 1)[0].strip()
-    return text.split(":")[0].split(",")[0].strip() or "0"
-
-
-class FloatEditor(_Editor):
-    """A line edit, so 5e-4 can be typed; the engine's coerce/validate_field judge the text."""
-
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        self.edit = QLineEdit()
-        self.edit.setPlaceholderText(_fmt_float(spec["default"]))
-        self.edit.textChanged.connect(self.changed)
-        self._lay.addWidget(self.edit, 1)
-        if spec.get("unit"):
-            self._lay.addWidget(QLabel(spec["unit"]))
-
-    def value(self):
-        return self.edit.text().strip()
-
-    def set_value(self, v):
-        self.edit.setText(_fmt_float(v))
-
-
-class TextEditor(_Editor):
-    def __init__(self, spec, parent=None, folder: bool = False):
-        super().__init__(spec, parent)
-        self.edit = QLineEdit()
-        self.edit.textChanged.connect(self.changed)
-        self._lay.addWidget(self.edit, 1)
-        self.browse = None
-        if folder:
-            self.browse = QToolButton()
-            self.browse.setText("…")
-            self.browse.setToolTip("Choose a folder")
-            self.browse.clicked.connect(self._choose)
-            self._lay.addWidget(self.browse)
-
-    def _choose(self):
-        start = self.edit.text().strip() or str(Path.cwd())
-        d = QFileDialog.getExistingDirectory(self, f"Choose {self.spec['name']}", start)
-        if d:
-            self.edit.setText(d)
-
-    def value(self):
-        return self.edit.text()
-
-    def set_value(self, v):
-        self.edit.setText("" if v is None else str(v))
-
-
-class DurationEditor(_Editor):
-    """Hours : minutes : seconds -> seconds (budget.seconds)."""
-
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        hi = spec.get("max") or 30 * 24 * 3600
-        self.h, self.m, self.s = QSpinBox(), QSpinBox(), QSpinBox()
-        self.h.setRange(0, int(hi // 3600))
-        self.m.setRange(0, 59)
-        self.s.setRange(0, 59)
-        for w, suffix in ((self.h, " h"), (self.m, " min"), (self.s, " s")):
-            w.setSuffix(suffix)
-            w.setKeyboardTracking(True)
-            w.valueChanged.connect(self.changed)
-            self._lay.addWidget(w, 1)
-
-    def value(self):
-        return float(self.h.value() * 3600 + self.m.value() * 60 + self.s.value())
-
-    def set_value(self, v):
-        try:
-            total = int(round(float(v)))
-        except (TypeError, ValueError):
-            total = 0
-        total = max(0, total)
-        for w, val in ((self.h, total // 3600), (self.m, total % 3600 // 60), (self.s, total % 60)):
-            w.blockSignals(True)
-            w.setValue(val)
-            w.blockSignals(False)
-        self.changed.emit()
-
-
-class LanguagesEditor(_Editor):
-    """One check box per language; those missing from the chosen CodeXGLUE folder are greyed and marked."""
-
-    def __init__(self, spec, parent=None):
-        super().__init__(spec, parent)
-        grid = QGridLayout()
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(2)
-        self.boxes: dict[str, QCheckBox] = {}
-        for i, lang in enumerate(ec.LANGUAGES):
-            b = QCheckBox(lang)
-            b.toggled.connect(self.changed)
-            grid.addWidget(b, i // 3, i % 3)
-            self.boxes[lang] = b
-        self._lay.addLayout(grid, 1)
-        self.available: list[str] | None = None
-
-    def value(self):
-        return [lang for lang, b in self.boxes.items() if b.isChecked()]
-
-    def set_value(self, v):
-        v = list(v or [])
-        for lang, b in self.boxes.items():
-            b.blockSignals(True)
-            b.setChecked(lang in v)
-            b.blockSignals(False)
-        self.changed.emit()
-
-    def set_available(self, langs: list[str] | None) -> None:
-        """None = unknown (all six shown normally); a list = detected in the folder."""
-        self.available = langs
-        for lang, b in self.boxes.items():
-            missing = langs is not None and lang not in langs
-            font = b.font()
-            font.setStrikeOut(missing)
-            b.setFont(font)
-            b.setStyleSheet("color: gray;" if missing else "")
-            b.setToolTip(f"not in the folder: no {lang}/{{train,valid,test}}.jsonl" if missing else "")
-
-    def missing(self) -> list[str]:
-        """Languages shown as missing from the chosen folder."""
-        return [lang for lang, b in self.boxes.items() if b.font().strikeOut()]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-class FieldRow(QWidget):
-    """Editor inside a frame (red when invalid) with the engine's message under it."""
-
-    def __init__(self, spec: dict, editor: _Editor, parent=None):
-        super().__init__(parent)
-        self.spec, self.editor = spec, editor
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(1)
-        self.frame = QFrame()
-        self.frame.setObjectName("fieldFrame")
-        self.frame.setStyleSheet(VALID_FRAME)
-        fl = QHBoxLayout(self.frame)
-        fl.setContentsMargins(1, 1, 1, 1)
-        fl.addWidget(editor)
-        lay.addWidget(self.frame)
-        self.error_label = QLabel()
-        self.error_label.setObjectName("fieldError")
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c62828;")
-        self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.error_label.hide()
-        lay.addWidget(self.error_label)
-        self.setToolTip(_tooltip(spec))
-        editor.setToolTip(_tooltip(spec))
-        self.message: str | None = None
-
-    def set_error(self, message: str | None) -> None:
-        if message == self.message:
-            return
-        self.message = message
-        self.frame.setStyleSheet(INVALID_FRAME if message else VALID_FRAME)
-        self.error_label.setText(message or "")
-        self.error_label.setVisible(bool(message))
-
-
-def make_editor(spec: dict) -> _Editor:
-    name, t = spec["name"], spec["type"]
-    if name in DURATION_FIELDS:
-        return DurationEditor(spec)
-    if name == "data.languages":
-        return LanguagesEditor(spec)
-    if spec.get("choices"):
-        return ChoiceEditor(spec)
-    if t == "bool":
-        return BoolEditor(spec)
-    if t == "int":
-        return IntEditor(spec)
-    if t == "float":
-        return FloatEditor(spec)
-    return TextEditor(spec, folder=name in FOLDER_FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -407,7 +105,7 @@ class ConfigForm(QWidget):
             editor = make_editor(spec)
             row = FieldRow(spec, editor)
             label = QLabel(_label_for(spec))
-            label.setToolTip(_tooltip(spec))
+            label.setToolTip(field_tooltip(spec))
             label.setBuddy(editor)
             sections[sec].addRow(label, row)
             self.rows[spec["name"]] = row
@@ -524,31 +222,36 @@ class ConfigForm(QWidget):
         """The message shown at a field (None when it is fine)."""
         return self.rows[name].message
 
-    def editor(self, name: str) -> _Editor:
+    def editor(self, name: str) -> Editor:
         return self.rows[name].editor
 
-    def cli_args(self) -> list[str]:
-        """`[--preset P] --set k=v ...` reproducing the form (the preset's values as base when one is chosen)."""
+    def train_args(self) -> TrainArgs:
+        """The `cram train` request reproducing the form: the chosen preset (when there is one) plus the `--set`
+        overrides that turn it (or the defaults) into the form's values. `.on(run_dir, jsonl).argv()` is what
+        Start runs."""
         cfg = self.config()
+        preset, base = None, None
         if self._preset:
             try:
-                base = ec.preset(self._preset)
+                preset, base = self._preset, ec.preset(self._preset)
             except ec.ConfigError:
-                base = None
-            if base is not None:
-                return ["--preset", self._preset] + ec.to_cli_args(cfg, base)
-        return ec.to_cli_args(cfg)
+                preset = None
+        return TrainArgs(preset=preset, sets=ec.to_cli_args(cfg, base)[1::2])
+
+    def cli_args(self) -> list[str]:
+        """`[--preset P] --set k=v ...`: the arguments of `cram train` reproducing the form."""
+        return self.train_args().argv()[1:]
 
     def command_line(self) -> str:
-        return shlex.join(["cram", "train", *self.cli_args()])
+        return shlex.join(["cram", *self.train_args().argv()])
 
     def launch_argv(self, run_dir: str = "RUN_DIR", jsonl: bool = False) -> list[str] | None:
-        """The torchrun command `cram train` runs when hardware.gpus > 1 (engine.contract.launch.launch_command on the
-        arguments engine.cli.train_argv rebuilds: preset, --run-dir, the --set overrides, --jsonl); None for 1."""
+        """The torchrun command `cram train` runs when hardware.gpus > 1 (engine.contract.launch.launch_command, as
+        the CLI builds it); None for 1."""
         n = self.config().hardware.gpus
         if n <= 1:
             return None
-        return launch_command(n, train_argv(self.cli_args(), run_dir, jsonl))
+        return launch_command(n, self.train_args().on(run_dir, jsonl).argv())
 
     def command_text(self) -> str:
         """What the command-line box shows: the `cram train` line, and with several GPUs the launch it becomes."""

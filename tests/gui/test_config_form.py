@@ -6,8 +6,9 @@ import shlex
 import pytest
 from PySide6.QtWidgets import QFileDialog, QGroupBox
 
-from cramgui.config_form import (BoolEditor, ChoiceEditor, ConfigForm, DurationEditor, FloatEditor, IntEditor,
-                                 LanguagesEditor, TextEditor, detect_languages)
+from cramgui.config_fields import (BoolEditor, ChoiceEditor, DurationEditor, FloatEditor, IntEditor, LanguagesEditor,
+                                   TextEditor)
+from cramgui.config_form import ConfigForm, detect_languages
 from engine.contract import config as ec
 
 

@@ -1,7 +1,6 @@
 """Export job script (SLURM) and the torchrun launch line in the command-line box."""
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import stat
@@ -10,11 +9,11 @@ import sys
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QFileDialog
 
-from cramgui.config_form import ConfigForm, train_argv
+from cramgui.config_form import ConfigForm
 from cramgui.job_script import JobScriptDialog, default_time
 from cramgui.main_window import MainWindow
 from engine.contract import slurm
-from engine.contract.launch import launch_command
+from engine.contract.launch import TrainArgs, launch_command
 
 
 def make_window(qtbot, tmp_path):
@@ -106,18 +105,17 @@ def test_command_box_shows_the_torchrun_launch(qtbot):
     cram_line, note, launch = text.split("\n")
     assert cram_line == form.command_line() and "--set hardware.gpus=2" in cram_line
     assert "2 GPUs: it runs torchrun" in note
-    # the exact command `cram train` runs: engine.contract.launch.launch_command on engine.cli.train_argv's arguments
-    from engine.cli import train_argv as engine_train_argv
-
+    # the exact command `cram train` runs: engine.contract.launch.launch_command on the TrainArgs the CLI builds
+    # (engine.cli.train_args), pinned to the run directory
     sets = [form.cli_args()[i + 1] for i, a in enumerate(form.cli_args()) if a == "--set"]
-    args = argparse.Namespace(resume=None, config=None, preset="smoke", set=sets, jsonl=False)
-    assert launch == shlex.join(launch_command(2, engine_train_argv(args, "RUN_DIR")))
+    args = TrainArgs(preset="smoke", sets=sets)
+    assert form.train_args() == args
+    assert launch == shlex.join(launch_command(2, args.on("RUN_DIR").argv()))
     assert launch.startswith(f"{sys.executable} -m torch.distributed.run --standalone --nproc_per_node=2 -m engine "
                              "train --preset smoke --run-dir RUN_DIR")
     assert form.command_box.height() > 64
-    args.jsonl = True
-    assert form.launch_argv("/r", jsonl=True) == launch_command(2, engine_train_argv(args, "/r"))
-    assert train_argv(["--set", "a.b=1"], "/r") == ["train", "--run-dir", "/r", "--set", "a.b=1"]
+    assert form.launch_argv("/r", jsonl=True) == launch_command(2, args.on("/r", jsonl=True).argv())
+    assert TrainArgs(sets=["a.b=1"]).on("/r").argv() == ["train", "--run-dir", "/r", "--set", "a.b=1"]
     form.editor("hardware.gpus").spin.setValue(1)
     assert form.command_box.toPlainText() == form.command_line()
 

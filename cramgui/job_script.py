@@ -2,7 +2,6 @@
 `cram slurm` writes), with a live preview, validation messages, and Save (chmod 755)."""
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import os
 import re
@@ -16,12 +15,13 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayo
 
 from engine.contract import config as ec
 from engine.contract import slurm
+from engine.contract.rundir import run_dir_name, safe_name
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MARGIN_S = 1800            # start-up, data, final evaluation on top of the training budget
 
 
 def fmt_slurm_time(seconds: float) -> str:
+    """Seconds as SLURM's HH:MM:SS / D-HH:MM:SS (the inverse of engine.contract.slurm.parse_time)."""
     s = int(seconds)
     d, rest = divmod(s, 86400)
     hms = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
@@ -35,8 +35,14 @@ def default_time(budget_s: float, signal_s: int = 300) -> str:
 
 
 def default_run_dir(runs_dir, name: str) -> str:
-    """Like `cram slurm`: RUNS_DIR/DATE-NAME, absolute."""
-    return str((Path(runs_dir) / f"{_dt.datetime.now():%Y%m%d-%H%M%S}-{name or 'run'}").resolve())
+    """RUNS_DIR/DATE-TIME-NAME (engine.contract.rundir.run_dir_name), absolute."""
+    return str((Path(runs_dir) / run_dir_name(name)).resolve())
+
+
+def project_dir() -> str:
+    """This checkout's folder: the default of the job script's PROJECT (engine.contract.slurm.render puts the
+    folder above the engine package there when it is given none)."""
+    return str(Path(slurm.__file__).resolve().parents[2])
 
 
 class JobScriptDialog(QDialog):
@@ -77,7 +83,7 @@ class JobScriptDialog(QDialog):
         self.run_dir.setObjectName("jobRunDir")
         self.run_dir.setToolTip("The run directory on the cluster's shared filesystem (the job's log goes there "
                                 "too; open it here with File ▸ Open run… to follow the job)")
-        self.project = QLineEdit(str(PROJECT_ROOT))
+        self.project = QLineEdit(project_dir())
         self.project.setToolTip("This project's folder as the compute node sees it")
         self.python = QLineEdit(sys.executable)
         self.python.setToolTip("The Python (with torch) as the compute node sees it")
@@ -230,7 +236,7 @@ class JobScriptDialog(QDialog):
         return p
 
     def save_dialog(self) -> Path | None:
-        name = re.sub(r"[^A-Za-z0-9_.-]", "-", self.cfg.name or "run")
+        name = safe_name(self.cfg.name)
         path, _ = QFileDialog.getSaveFileName(self, "Save job script", str(Path.cwd() / f"cram-{name}.sbatch"),
                                               "sbatch scripts (*.sbatch *.sh);;All files (*)")
         if not path:

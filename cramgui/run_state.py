@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.contract.events import decode, number
-from engine.contract.rundir import fold_status, read_results, read_samples
+from engine.contract.events import number
+from engine.contract.rundir import CONFIG, fold_status, read_results, read_samples
+
+from .tailer import replay
 
 STEP_COLUMNS = ("step", "elapsed", "loss", "lr", "tokens_per_s", "progress")
 
@@ -345,25 +347,17 @@ class RunState(QObject):
         d = Path(path)
         self.clear()
         self.run_dir = str(d)
-        events: list[dict] = []
-        ev_path = d / "events.jsonl"
-        if ev_path.is_file():
-            data = ev_path.read_bytes()
-            end = data.rfind(b"\n") + 1          # only complete lines; a torn tail is left for a follower
-            for raw in data[:end].splitlines():
-                ev = decode(raw)
-                if ev is not None:
-                    events.append(ev)
-            self.replay_offset = end
+        events, self.replay_offset = replay(d)   # complete lines only: a torn tail is left for a follower
         self.ingest_many(events)
         self.run_dir = str(d)
         if self.config is None:
-            cfg_path = d / "config.json"
+            cfg_path = d / CONFIG
             if cfg_path.is_file():
                 try:
-                    self.config = json.loads(cfg_path.read_text(encoding="utf-8"))
-                except ValueError:
-                    pass
+                    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    cfg = None
+                self.config = cfg if isinstance(cfg, dict) else None
         if not self.results:
             for row in read_results(d):
                 ev = {"event": "result", **{k: (None if v == "" else v) for k, v in row.items()}}

@@ -20,7 +20,8 @@ WARMUP = 0.1
 
 
 def engine_total_steps(cfg: ec.RunConfig, n_train: int) -> int:
-    """budget.max_steps, else budget.max_epochs times the steps per epoch, else 0 (as engine/train.py)."""
+    """budget.max_steps, else budget.max_epochs times the steps per epoch, else 0 (as engine.session.step_counts,
+    which imports torch)."""
     per_epoch = max(1, math.ceil(n_train / (cfg.train.batch_size * cfg.train.grad_accum)))
     b = cfg.budget
     return b.max_steps or (int(math.ceil(b.max_epochs * per_epoch)) if b.max_epochs else 0)

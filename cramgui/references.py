@@ -5,7 +5,11 @@ import csv
 import os
 from pathlib import Path
 
-REFERENCE_CSV = Path(__file__).resolve().parent.parent / "resources" / "reference" / "published_bleu.csv"
+from engine.contract.config import resource
+from engine.contract.events import number
+
+# the shipped table (resources/reference/, installed as engine.resources: engine.contract.config.resource finds it)
+REFERENCE_CSV = Path(str(resource("reference", "published_bleu.csv")))
 DEFAULT_REFERENCES = ("CodeBERT", "Cramming LM (student re-run)", "CodeT5-base")
 _TEXT_COLUMNS = ("model", "source")
 
@@ -30,7 +34,7 @@ def load_reference_table(path: str | os.PathLike | None = None) -> list[dict]:
                 row[k] = v
             else:
                 try:
-                    row[k] = float(v) if v else None
+                    row[k] = number(float(v)) if v else None     # 'nan' / 'inf' cells: None too
                 except ValueError:
                     row[k] = None
         if row.get("model"):

@@ -1,7 +1,7 @@
 """Reading CodeXGLUE code-to-text data: DIR/{lang}/{train,valid,test}.jsonl, one JSON object per line.
 
-Pure Python (no torch, no Qt): the console uses it for `cram data stats` and to check a folder before a run.
-Turning text into model tokens happens elsewhere.
+Pure Python (no torch, no Qt): `cram data stats` and the training run's data loading. Turning text into model
+tokens happens elsewhere; length statistics are engine.contract.lengths.
 
 Each line is read the way the CodeXGLUE code-to-text scripts read it: source = ' '.join(code_tokens) and
 target = ' '.join(docstring_tokens), with runs of whitespace collapsed. Bad lines (blank, broken JSON, invalid
@@ -10,23 +10,15 @@ damaged line never costs the whole file; a file with no usable line at all is a 
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .contract.config import LANGUAGES
+from .contract.lengths import FORMAT_HINT, LAYOUT_HINT, DataError, line_texts
+from .contract.paths import LANGUAGES, SPLITS, split_path
 
-SPLITS = ("train", "valid", "test")
+
 MAX_SKIPPED_LINES = 10  # line numbers kept in a report
-FORMAT_HINT = ("each line must be a JSON object with non-empty 'code_tokens' and 'docstring_tokens' lists of "
-               "strings (the CodeXGLUE code-to-text format)")
-LAYOUT_HINT = ("expected the CodeXGLUE code-to-text layout DIR/{lang}/{train,valid,test}.jsonl, e.g. the "
-               "preprocessed dataset of microsoft/CodeXGLUE Code-Text/code-to-text, or use data.source=builtin")
-
-
-class DataError(ValueError):
-    """A data file or folder cannot be used. The message names the file, the reason and what to do."""
 
 
 @dataclass
@@ -61,43 +53,17 @@ class SplitReport:
 
 
 # -- one line ---------------------------------------------------------------------------------------------------
-def _tokens(obj: dict, key: str) -> tuple[str | None, str]:
-    """(joined text, '') for a usable token list, else (None, reason)."""
-    if key not in obj or obj[key] is None:
-        return None, "missing_field"
-    toks = obj[key]
-    if not isinstance(toks, list) or not all(isinstance(t, str) for t in toks):
-        return None, "bad_type"
-    text = " ".join(" ".join(toks).split())
-    if not text:
-        return None, "empty"
-    return text, ""
-
-
 def _text(value) -> str:
     return value if isinstance(value, str) else ""
 
 
 def parse_line(raw: bytes, lineno: int, language: str) -> tuple[Example | None, str]:
-    """One raw line (without its newline) -> (Example, '') or (None, reason)."""
-    if not raw.strip():
-        return None, "blank"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, "bad_utf8"
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
-        return None, "bad_json"
-    if not isinstance(obj, dict):
-        return None, "not_object"
-    source, why = _tokens(obj, "code_tokens")
-    if source is None:
+    """One raw line (without its newline) -> (Example, '') or (None, reason); the reading is
+    engine.contract.lengths.line_texts."""
+    texts, why = line_texts(raw)
+    if texts is None:
         return None, why
-    target, why = _tokens(obj, "docstring_tokens")
-    if target is None:
-        return None, why
+    obj, source, target = texts
     idx = obj.get("idx")
     if not isinstance(idx, int) or isinstance(idx, bool):
         idx = lineno - 1
@@ -167,10 +133,6 @@ def read_split(path, language: str, split: str, max_examples: int = 0) -> tuple[
 
 
 # -- a folder ---------------------------------------------------------------------------------------------------
-def split_path(root, language: str, split: str) -> Path:
-    return Path(root) / language / f"{split}.jsonl"
-
-
 def _check_root(root) -> Path:
     r = Path(root).expanduser()
     if not r.is_dir():
@@ -179,7 +141,8 @@ def _check_root(root) -> Path:
 
 
 def find_languages(root) -> list[str]:
-    """Languages (in engine.contract.config.LANGUAGES order) whose folder ROOT/{lang}/ holds train, valid and test .jsonl."""
+    """Languages (in engine.contract.paths.LANGUAGES order) whose folder ROOT/{lang}/ holds train, valid and test
+    .jsonl."""
     r = Path(root).expanduser()
     return [lang for lang in LANGUAGES if all(split_path(r, lang, s).is_file() for s in SPLITS)]
 

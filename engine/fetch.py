@@ -35,11 +35,11 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
-from .contract.config import LANGUAGES
-from .corpus import Cancelled, cache_root
+from .contract.paths import LANGUAGES, SPLITS, codexglue_dir
 from .contract.rundir import atomic_write_json
+from .tasks import CancelCheck, Cancelled, Progress
 
 HUB_DATASET = "google/code_x_glue_ct_code_to_text"
 HUB_URL = f"https://huggingface.co/datasets/{HUB_DATASET}"
@@ -47,7 +47,6 @@ ORIGINAL_ZIP = "https://github.com/microsoft/CodeXGLUE/raw/main/Code-Text/code-t
 CODESEARCHNET_ZIP = "https://zenodo.org/record/7857872/files/{lang}.zip"
 KIND = "codexglue-code-to-text"
 FETCH_VERSION = 1
-SPLITS = ("train", "valid", "test")
 HF_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 FIELDS = ("repo", "path", "func_name", "original_string", "language", "code", "code_tokens", "docstring",
           "docstring_tokens", "sha", "url")
@@ -64,16 +63,11 @@ CONNECT_TIMEOUT = 3.0      # seconds to reach the Hub before giving up
 CHUNK = 1000               # rows between progress reports and cancel checks
 _TRUE = {"1", "on", "yes", "true"}
 
-Progress = Callable[[int, int, str], None]   # progress(rows_done, rows_total or 0 when unknown, message)
-
-
 class FetchError(RuntimeError):
     """The data cannot be fetched. The message says why, and what to download by hand and where to put it."""
 
 
-def default_codexglue_dir(cache_dir=None) -> Path:
-    """CACHE/data/codexglue (CACHE = cache_dir, $CRAM_CACHE_DIR or ~/.cache/cramgui)."""
-    return cache_root(cache_dir) / "data" / "codexglue"
+default_codexglue_dir = codexglue_dir   # until engine/cli.py imports engine.contract.paths.codexglue_dir
 
 
 # -- messages ---------------------------------------------------------------------------------------------------
@@ -282,13 +276,13 @@ def _write_split(rows, path: Path, split: str, on_chunk: Callable[[int], None]) 
 
 # -- the entry point --------------------------------------------------------------------------------------------
 def fetch_codexglue(out_dir, languages=None, source=None, progress: Progress | None = None,
-                    cancel: Callable[[], bool] | None = None) -> dict:
+                    cancel: CancelCheck | None = None) -> dict:
     """Fetch CodeXGLUE code-to-text for `languages` (default: all six) into OUT_DIR and return the manifest.
 
     `source`: None for the Hub dataset google/code_x_glue_ct_code_to_text, another Hub id, or a local folder (see
     the module docstring). progress(rows_done, rows_total, message) is called per file and every 1,000 rows
     (rows_total 0 when unknown); cancel() returning True stops at the next 1,000-row chunk: the file being written
-    is discarded, complete files are kept and recorded, and engine.corpus.Cancelled is raised. Raises FetchError
+    is discarded, complete files are kept and recorded, and engine.tasks.Cancelled is raised. Raises FetchError
     (with what to download by hand and where to put it) when the Hub cannot be reached or the source read."""
     out = Path(out_dir).expanduser()
     langs = list(LANGUAGES) if not languages else [languages] if isinstance(languages, str) else list(languages)
@@ -341,9 +335,9 @@ def _fetch(datasets, out: Path, src: str, local: bool, langs, todo, manifest: di
         if progress:
             progress(done, total, f"fetching {label}")
 
-        def on_chunk(n: int, _base=done, _label=label) -> None:
+        def on_chunk(n: int, _base=done, _label=label, _rel=rel) -> None:
             if cancel is not None and cancel():
-                raise Cancelled(f"fetch cancelled in {rel} (complete files kept)")
+                raise Cancelled(f"fetch cancelled in {_rel} (complete files kept)")
             if progress:
                 progress(_base + n, total, f"fetching {_label}")
 

@@ -6,6 +6,9 @@ from collections import Counter
 import pytest
 
 from engine import corpus, data
+from engine.contract import paths
+from engine.contract.paths import SPLITS
+from engine.corpus import builtin, filters, pipeline, python_extractor
 
 ALPHA = '''\
 """Module docstring."""
@@ -122,7 +125,7 @@ def write_tree(root):
 
 def all_rows(out):
     rows = []
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         with open(out / "python" / f"{split}.jsonl", encoding="utf-8") as fh:
             rows += [json.loads(line) for line in fh]
     return rows
@@ -150,7 +153,7 @@ def test_pairs_are_exact(built):
     fetch = next(r for r in rows if r["func_name"] == "Box.fetch")
     assert fetch["code_tokens"][:5] == ["async", "def", "fetch", "(", "self"]
     assert '"x"' in fetch["code_tokens"] and not any(t.startswith("#") for r in rows for t in r["code_tokens"])
-    assert all(r["partition"] == corpus.split_of(r["path"]) for r in rows)
+    assert all(r["partition"] == pipeline.split_of(r["path"]) for r in rows)
 
 
 def test_filter_counts(built):
@@ -162,14 +165,14 @@ def test_filter_counts(built):
     }
     assert sum(manifest["counts"].values()) == len(EXPECTED)
     assert manifest["files"] == 4  # alpha, beta, broken, latin: the skipped folders are never read
-    assert manifest["builder_version"] == corpus.BUILDER_VERSION and manifest["source"] == "fixture"
+    assert manifest["builder_version"] == pipeline.BUILDER_VERSION and manifest["source"] == "fixture"
 
 
 def test_build_is_deterministic_and_atomic(built, tmp_path):
     src, out, _ = built
     out2 = tmp_path / "out2"
     corpus.build_corpus([(src, "fixture")], out2, source="fixture")
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         a = (out / "python" / f"{split}.jsonl").read_bytes()
         assert a == (out2 / "python" / f"{split}.jsonl").read_bytes()
     assert json.loads((out / "manifest.json").read_text())["counts"] == corpus.build_corpus(
@@ -184,7 +187,7 @@ def test_split_is_by_path_and_readable_by_data(tmp_path):
     names = {}
     i = 0
     while len(names) < 3:  # one file per split
-        names.setdefault(corpus.split_of(f"m{i}.py"), f"m{i}.py")
+        names.setdefault(pipeline.split_of(f"m{i}.py"), f"m{i}.py")
         i += 1
     for split, name in names.items():
         (src / name).write_text(f'def f_{split}(a):\n    """Compute the {split} value."""\n    return a + 1\n')
@@ -193,7 +196,7 @@ def test_split_is_by_path_and_readable_by_data(tmp_path):
     assert manifest["counts"] == {"train": 1, "valid": 1, "test": 1}
     assert progress[-1] == (3, 3)
     loaded = data.load_corpus(tmp_path / "out", ["python"])
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         (ex,), rep = loaded[("python", split)]
         assert ex.source == f"def f_{split} ( a ) : return a + 1"
         assert ex.target == f"Compute the {split} value ."
@@ -204,7 +207,7 @@ def test_split_is_by_path_and_readable_by_data(tmp_path):
 def test_extract_pairs_crlf_tabs_and_unicode_names():
     text = 'class A:\r\n\tdef naïve(self, a):\r\n\t\t"""Return the naïve result of a."""\r\n\t\treturn a  # c\r\n'
     skipped = Counter()
-    (row,) = corpus.extract_pairs(text, "a.py", "r", skipped)
+    (row,) = python_extractor.extract_pairs(text, "a.py", "r", skipped)
     assert row["func_name"] == "A.naïve"
     assert row["code"] == "def naïve(self, a):\n\treturn a"
     assert row["code_tokens"] == ["def", "naïve", "(", "self", ",", "a", ")", ":", "return", "a"]
@@ -213,26 +216,26 @@ def test_extract_pairs_crlf_tabs_and_unicode_names():
 
 
 def test_summary_helpers():
-    assert corpus.summary_of("First line\n  goes on.\n\n  Second.") == "First line goes on."
-    assert corpus.docstring_tokens("can't use flatten, (x) foo_bar.") == ["can", "t", "use", "flatten", "(", "x",
+    assert filters.summary_of("First line\n  goes on.\n\n  Second.") == "First line goes on."
+    assert filters.docstring_tokens("can't use flatten, (x) foo_bar.") == ["can", "t", "use", "flatten", "(", "x",
                                                                          ")", "foo_bar", "."]
-    assert corpus.summary_problem("Send an HTTP request now.", ["Send", "an", "HTTP", "request", "now", "."]) is None
-    assert corpus.summary_problem("Return a < b and c > d.", list("abcdef")) is None
-    assert corpus.summary_problem("Visit www.python.org now.", list("abcdef")) == "summary_url"
+    assert filters.summary_problem("Send an HTTP request now.", ["Send", "an", "HTTP", "request", "now", "."]) is None
+    assert filters.summary_problem("Return a < b and c > d.", list("abcdef")) is None
+    assert filters.summary_problem("Visit www.python.org now.", list("abcdef")) == "summary_url"
 
 
 def test_default_dir_and_ensure(tmp_path, monkeypatch):
     monkeypatch.setenv("CRAM_CACHE_DIR", str(tmp_path / "cache"))
-    d = corpus.default_corpus_dir()
+    d = paths.builtin_corpus_dir()
     assert d.parent == tmp_path / "cache" / "corpus" and d.name.startswith("stdlib-py3")
-    assert corpus.default_corpus_dir(include_site_packages=True).name == d.name + "-site"
-    assert corpus.default_corpus_dir(cache_dir=tmp_path / "c2") == tmp_path / "c2" / "corpus" / d.name
+    assert paths.builtin_corpus_dir(include_site_packages=True).name == d.name + "-site"
+    assert paths.builtin_corpus_dir(cache_dir=tmp_path / "c2") == tmp_path / "c2" / "corpus" / d.name
 
     src = write_tree(tmp_path / "src")
-    monkeypatch.setattr(corpus, "stdlib_roots", lambda site=False: [(src, "python-stdlib")])
+    monkeypatch.setattr(builtin, "stdlib_roots", lambda site=False: [(src, "python-stdlib")])
     builds = []
-    real_build = corpus.build_corpus
-    monkeypatch.setattr(corpus, "build_corpus", lambda *a, **k: builds.append(1) or real_build(*a, **k))
+    real_build = builtin.build_corpus
+    monkeypatch.setattr(builtin, "build_corpus", lambda *a, **k: builds.append(1) or real_build(*a, **k))
     folder = corpus.ensure_builtin_corpus()
     assert folder == d and len(builds) == 1
     assert corpus.ensure_builtin_corpus() == d and len(builds) == 1  # cached
@@ -254,7 +257,7 @@ def test_real_stdlib_corpus(tmp_path):
     assert 3000 <= total <= 8000, manifest["counts"]
     assert seconds < 30
     paths = {}
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         with open(tmp_path / "python" / f"{split}.jsonl", encoding="utf-8") as fh:
             rows = [json.loads(line) for line in fh]
         assert len(rows) == manifest["counts"][split] > 0

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from engine import data, fetch
-from engine.corpus import Cancelled
+from engine.tasks import Cancelled
 
 HF = {"train": "train", "valid": "validation", "test": "test"}
 SIZES = {"ruby": {"train": 7, "valid": 3, "test": 2}, "go": {"train": 5, "valid": 2, "test": 2}}

@@ -1,11 +1,18 @@
-"""engine.treesitter_corpus: code/summary pairs from java, javascript, go, php, ruby (and python) source trees."""
+"""engine.corpus (tree-sitter extractor, registry): code/summary pairs from java, javascript, go, php, ruby
+(and python) source trees; engine.contract.lengths: length statistics of a corpus folder."""
 import json
 import sysconfig
 
 import pytest
 
 from engine import corpus, data
-from engine import treesitter_corpus as tc
+from engine.contract import paths
+from engine.contract.lengths import length_stats
+from engine.contract.paths import SPLITS
+from engine.corpus import filters, pipeline, registry
+from engine.corpus import treesitter_extractor as tx
+from engine.corpus.treesitter_specs import SPECS
+from engine.tasks import Cancelled
 
 # -- the fixture trees: per language the files, the expected pairs and the expected skip counts --------------------
 CALC_JAVA = '''\
@@ -260,7 +267,8 @@ TREES = {
                   "src/test/java/com/ex/CalcTest.java": "class CalcTest {\n  /** Never read at all. */\n"
                                                           "  void check() { run(1); }\n}\n"},
         "pairs": {
-            "Calc.add": ("Adds two numbers and returns the sum .", "public int add(int a, int b) {\n    return a + b;\n}",
+            "Calc.add": ("Adds two numbers and returns the sum .",
+                         "public int add(int a, int b) {\n    return a + b;\n}",
                          "public int add ( int a , int b ) { return a + b ; }"),
             "Calc.size": ("Returns the List size or zero when the list is null .",
                           "@Override\npublic static int size(List<String> items) {\n"
@@ -270,7 +278,8 @@ TREES = {
             "Calc.Calc": ("Creates a calculator with the given name .",
                           'Calc(String name) {\n    this.name = "calc:" + name;\n}',
                           'Calc ( String name ) { this . name = "calc:" + name ; }'),
-            "Broken.one": ("Returns one as an integer value .", "int one() { return 1; }", "int one ( ) { return 1 ; }"),
+            "Broken.one": ("Returns one as an integer value .", "int one() { return 1; }",
+                           "int one ( ) { return 1 ; }"),
         },
         "skipped": {"no_docstring": 1, "test_function": 1, "summary_too_short": 1, "no_body": 1, "syntax_error": 1,
                     "duplicate": 1},
@@ -338,11 +347,12 @@ TREES = {
                   "spec/helper.rb": "# Never read at all.\ndef helper\n  1\nend\n"},
         "pairs": {
             "Shop.Cart.add": ("Adds an item to the cart and returns the cart .",
-                              "def add(item)\n  @items << item\n  self\nend", "def add ( item ) @items << item self end"),
+                              "def add(item)\n  @items << item\n  self\nend",
+                              "def add ( item ) @items << item self end"),
             "Shop.Cart.empty": ("Builds an empty cart for the given user .", "def self.empty(user) = new(user, [])",
                                 "def self . empty ( user ) = new ( user , [ ] )"),
-            "Shop.Cart.greet": ("Returns a greeting for the named customer .", 'def greet(name)\n  "Hello #{name}"\nend',
-                                'def greet ( name ) "Hello #{name}" end'),
+            "Shop.Cart.greet": ("Returns a greeting for the named customer .",
+                                'def greet(name)\n  "Hello #{name}"\nend', 'def greet ( name ) "Hello #{name}" end'),
             "one": ("Returns one as an integer value .", "def one\n  1\nend", "def one 1 end"),
         },
         "skipped": {"no_docstring": 1, "summary_too_short": 1, "syntax_error": 1},
@@ -352,7 +362,7 @@ FILES_READ = {"java": 6, "javascript": 6, "go": 6, "php": 5, "ruby": 5}   # the 
 
 
 def grammar_or_skip(language):
-    spec = tc.SPECS[language]
+    spec = SPECS[language]
     pytest.importorskip("tree_sitter", reason="the tree-sitter package is not installed")
     pytest.importorskip(spec.module, reason=f"the {spec.package} grammar package is not installed")
 
@@ -372,7 +382,7 @@ def write_tree(root, language):
 
 def all_rows(out, language):
     rows = []
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         with open(out / language / f"{split}.jsonl", encoding="utf-8") as fh:
             rows += [json.loads(line) for line in fh]
     return rows
@@ -384,7 +394,7 @@ def built(request, tmp_path):
     grammar_or_skip(language)
     src = write_tree(tmp_path / "src", language)
     progress = []
-    manifest = tc.build_source_corpus(src, language, tmp_path / "out", progress=lambda *a: progress.append(a))
+    manifest = corpus.build_source_corpus(src, language, tmp_path / "out", progress=lambda *a: progress.append(a))
     return language, src, tmp_path / "out", manifest, progress
 
 
@@ -394,7 +404,7 @@ def test_pairs_are_exact(built):
     got = {r["func_name"]: (" ".join(r["docstring_tokens"]), r["code"], " ".join(r["code_tokens"])) for r in rows}
     assert got == TREES[language]["pairs"]
     for r in rows:
-        assert r["language"] == language and r["repo"] == "src" and r["partition"] == corpus.split_of(r["path"])
+        assert r["language"] == language and r["repo"] == "src" and r["partition"] == pipeline.split_of(r["path"])
         assert list(r) == ["repo", "path", "func_name", "original_string", "language", "code", "code_tokens",
                            "docstring", "docstring_tokens", "partition"]
         assert r["path"] in TREES[language]["files"]
@@ -405,7 +415,8 @@ def test_comments_kept_only_in_original_string(built):
     language, _, out, _, _ = built
     rows = {r["func_name"]: r for r in all_rows(out, language)}
     commented = {"java": ("Calc.add", "// add them"), "javascript": ("add", "// plain addition"),
-                 "go": ("Add", "// simple"), "php": ("total", "# hash comment"), "ruby": ("Shop.Cart.add", "# store it")}
+                 "go": ("Add", "// simple"), "php": ("total", "# hash comment"),
+                 "ruby": ("Shop.Cart.add", "# store it")}
     name, comment = commented[language]
     assert comment in rows[name]["original_string"] and comment not in rows[name]["code"]
     assert comment.split()[-1] not in rows[name]["code_tokens"] and comment not in rows[name]["code_tokens"]
@@ -420,27 +431,27 @@ def test_skips_are_counted_by_reason(built):
     assert manifest["files_with_syntax_errors"] == 1
     assert sum(manifest["counts"].values()) == len(TREES[language]["pairs"])
     assert manifest["language"] == language and manifest["parser"] == "tree-sitter"
-    assert manifest["builder_version"] == corpus.BUILDER_VERSION and manifest["source"].endswith("src")
-    assert manifest["grammar"].startswith(tc.SPECS[language].package)
+    assert manifest["builder_version"] == pipeline.BUILDER_VERSION and manifest["source"].endswith("src")
+    assert manifest["grammar"].startswith(SPECS[language].package)
     assert manifest["filters"]["summary_tokens"] == [3, 256] and manifest["filters"]["max_file_bytes"] == 1_000_000
     assert progress[-1][:2] == (manifest["files"], manifest["files"]) and all(len(p) == 3 for p in progress)
 
 
 def test_deterministic_split_by_path_and_readable(built, tmp_path):
     language, src, out, manifest, _ = built
-    again = tc.build_source_corpus(src, language, tmp_path / "again")
-    for split in corpus.SPLITS:
+    again = corpus.build_source_corpus(src, language, tmp_path / "again")
+    for split in SPLITS:
         assert (out / language / f"{split}.jsonl").read_bytes() == \
             (tmp_path / "again" / language / f"{split}.jsonl").read_bytes()
     assert again["counts"] == manifest["counts"] and again["skipped"] == manifest["skipped"]
     assert data.find_languages(out) == [language]
     total = 0
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         examples, report = data.scan_split(data.split_path(out, language, split), language, split)
         assert report.skipped == 0 and report.n == manifest["counts"][split]
         total += report.n
         for ex in examples:
-            assert ex.path.startswith("src/") and corpus.split_of(ex.path[4:]) == split
+            assert ex.path.startswith("src/") and pipeline.split_of(ex.path[4:]) == split
     assert total == len(TREES[language]["pairs"])
     assert not [p for p in out.rglob("*.tmp")]
 
@@ -451,14 +462,14 @@ def test_one_pair_per_split_readable_by_load_corpus(tmp_path):
     src.mkdir()
     names, i = {}, 0
     while len(names) < 3:
-        names.setdefault(corpus.split_of(f"f{i}.go"), f"f{i}.go")
+        names.setdefault(pipeline.split_of(f"f{i}.go"), f"f{i}.go")
         i += 1
     for split, name in names.items():
         (src / name).write_text(f"package p\n\n// Compute the {split} value of x.\nfunc F{split}(x int) int {{\n"
                                 f"\treturn x + 1\n}}\n")
-    tc.build_source_corpus(src, "go", tmp_path / "out")
+    corpus.build_source_corpus(src, "go", tmp_path / "out")
     loaded = data.load_corpus(tmp_path / "out", ["go"])
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         (ex,), rep = loaded[("go", split)]
         assert ex.source == f"func F{split} ( x int ) int {{ return x + 1 }}"
         assert ex.target == f"Compute the {split} value of x ."
@@ -467,22 +478,22 @@ def test_one_pair_per_split_readable_by_load_corpus(tmp_path):
 def test_cancel_and_errors(tmp_path, monkeypatch):
     grammar_or_skip("java")
     src = write_tree(tmp_path / "src", "java")
-    with pytest.raises(corpus.Cancelled):
-        tc.build_source_corpus(src, "java", tmp_path / "out", cancel=lambda: True)
+    with pytest.raises(Cancelled):
+        corpus.build_source_corpus(src, "java", tmp_path / "out", cancel=lambda: True)
     assert not (tmp_path / "out" / "manifest.json").exists()
-    with pytest.raises(tc.SourceError, match="folder not found"):
-        tc.build_source_corpus(tmp_path / "nowhere", "java", tmp_path / "out")
-    with pytest.raises(tc.SourceError, match="unknown language 'cobol'"):
-        tc.build_source_corpus(src, "cobol", tmp_path / "out")
-    with pytest.raises(tc.SourceError, match=r"no ruby source file \(\.rb\)"):
-        tc.build_source_corpus(src, "ruby", tmp_path / "out")
+    with pytest.raises(corpus.SourceError, match="folder not found"):
+        corpus.build_source_corpus(tmp_path / "nowhere", "java", tmp_path / "out")
+    with pytest.raises(corpus.SourceError, match="unknown language 'cobol'"):
+        corpus.build_source_corpus(src, "cobol", tmp_path / "out")
+    with pytest.raises(corpus.SourceError, match=r"no ruby source file \(\.rb\)"):
+        corpus.build_source_corpus(src, "ruby", tmp_path / "out")
 
     def missing(name):
         raise ImportError(f"No module named '{name}'")
-    monkeypatch.setattr(tc, "import_module", missing)
-    with pytest.raises(tc.SourceError, match="pip install tree-sitter tree-sitter-php"):
-        tc.extractor("php")
-    assert "tree-sitter-php" in tc.available_languages()["php"] and tc.available_languages()["python"] == ""
+    monkeypatch.setattr(tx, "import_module", missing)
+    with pytest.raises(corpus.SourceError, match="pip install tree-sitter tree-sitter-php"):
+        registry.get_extractor("php")
+    assert "tree-sitter-php" in corpus.available_languages()["php"] and corpus.available_languages()["python"] == ""
 
 
 def test_python_goes_through_the_builtin_pipeline(tmp_path):
@@ -491,9 +502,9 @@ def test_python_goes_through_the_builtin_pipeline(tmp_path):
     (src / "pkg" / "m.py").write_text('def add(a, b):\n    """Add two numbers together."""\n    # c\n    return a + b\n'
                                       'def f(x):\n    return x\n')
     (src / "pkg" / "blob.py").write_bytes(b"\x00\x01binary")
-    m = tc.build_source_corpus(src, "python", tmp_path / "out", repo="fixture")
+    m = corpus.build_source_corpus(src, "python", tmp_path / "out", repo="fixture")
     corpus.build_corpus([(src, "fixture")], tmp_path / "ref")
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         assert (tmp_path / "out" / "python" / f"{split}.jsonl").read_bytes() == \
             (tmp_path / "ref" / "python" / f"{split}.jsonl").read_bytes()
     assert m["skipped"] == {"file_binary": 1, "no_docstring": 1} and m["parser"] == "ast+tokenize"
@@ -502,24 +513,24 @@ def test_python_goes_through_the_builtin_pipeline(tmp_path):
 def test_stdlib_build_equals_builtin_corpus(stdlib_corpus, tmp_path):
     """`cram data build <stdlib> --language python` gives the pairs of the built-in corpus."""
     stdlib = sysconfig.get_paths()["stdlib"]
-    m = tc.build_source_corpus(stdlib, "python", tmp_path / "out", repo="python-stdlib")
+    m = corpus.build_source_corpus(stdlib, "python", tmp_path / "out", repo="python-stdlib")
     builtin = json.loads((stdlib_corpus / "manifest.json").read_text())
     assert m["counts"] == builtin["counts"] and m["skipped"] == builtin["skipped"]
-    for split in corpus.SPLITS:
+    for split in SPLITS:
         assert (tmp_path / "out" / "python" / f"{split}.jsonl").read_bytes() == \
             (stdlib_corpus / "python" / f"{split}.jsonl").read_bytes()
 
 
 def test_doc_summary_and_comment_cleaning():
-    assert tc.clean_block_comment("/**\n   * First line\n   *   goes on.\n   *\n   * @param x y\n   */") == \
+    assert tx.clean_block_comment("/**\n   * First line\n   *   goes on.\n   *\n   * @param x y\n   */") == \
         "First line\ngoes on.\n\n@param x y"
-    assert tc.doc_summary("First line\ngoes on.\n\nSecond.") == "First line goes on."
-    assert tc.doc_summary("Does it.\n@return nothing") == "Does it."
-    assert tc.doc_summary("@deprecated use other") == ""
-    assert tc.doc_summary("<p>Intro text\nmore.\n<p>Next paragraph.") == "Intro text more."
-    assert tc.doc_summary("See {@link Foo#bar(int, String) the bar} and {@link #baz}, {@code x < y}.") == \
+    assert tx.doc_summary("First line\ngoes on.\n\nSecond.") == "First line goes on."
+    assert tx.doc_summary("Does it.\n@return nothing") == "Does it."
+    assert tx.doc_summary("@deprecated use other") == ""
+    assert tx.doc_summary("<p>Intro text\nmore.\n<p>Next paragraph.") == "Intro text more."
+    assert tx.doc_summary("See {@link Foo#bar(int, String) the bar} and {@link #baz}, {@code x < y}.") == \
         "See the bar and baz, x < y."
-    assert corpus.docstring_tokens(tc.doc_summary("Returns the {@linkplain List list}.")) == \
+    assert filters.docstring_tokens(tx.doc_summary("Returns the {@linkplain List list}.")) == \
         ["Returns", "the", "list", "."]
 
 
@@ -528,14 +539,14 @@ def test_length_stats(tmp_path):
     (root / "go").mkdir(parents=True)
     (root / "ruby").mkdir(parents=True)
     for lang, n in (("go", 40), ("ruby", 20)):
-        for split in corpus.SPLITS:
+        for split in SPLITS:
             with open(root / lang / f"{split}.jsonl", "w") as fh:
                 for i in range(1, n + 1):
                     fh.write(json.dumps({"code_tokens": ["t"] * i, "docstring_tokens": ["w"] * (i % 7 + 1)}) + "\n")
             if split == "valid":
                 with open(root / lang / f"{split}.jsonl", "a") as fh:
                     fh.write("not json\n\n")
-    s = corpus.length_stats(root)
+    s = length_stats(root)
     assert s["unit"] == "whitespace" and s["coverage"] == 0.95 and list(s["languages"]) == ["ruby", "go"]
     go = s["languages"]["go"]["train"]
     assert go["n"] == 40 and go["sampled"] == 0 and go["max_source_length"] == 38   # 38 of 1..40 = 95 %
@@ -544,20 +555,17 @@ def test_length_stats(tmp_path):
     assert len(go["code"]["hist"]["edges"]) == len(go["code"]["hist"]["counts"]) + 1
     assert go["max_target_length"] == 7 and s["languages"]["ruby"]["valid"]["skipped"] == 1
     assert s["suggested"]["max_source_length"] == 37   # pooled train lengths: 60 examples, 57th shortest
-    with_tok = corpus.length_stats(root, tokenizer=lambda text: text.split() * 2)
+    with_tok = length_stats(root, tokenizer=lambda text: text.split() * 2)
     assert with_tok["unit"] == "model" and with_tok["languages"]["go"]["train"]["max_source_length"] == 76
-    sampled = corpus.length_stats(root, max_examples=10)["languages"]["go"]["train"]
+    sampled = length_stats(root, max_examples=10)["languages"]["go"]["train"]
     assert sampled["n"] == 40 and sampled["sampled"] == 10
-    assert tc.length_stats is corpus.length_stats
     with pytest.raises(data.DataError, match="no split file"):
-        corpus.length_stats(tmp_path)
+        length_stats(tmp_path)
 
 
 def test_default_dirs(tmp_path, monkeypatch):
-    from engine import fetch
-
     monkeypatch.setenv("CRAM_CACHE_DIR", str(tmp_path / "cache"))
-    d = tc.default_source_corpus_dir(tmp_path / "my-src", "go")
+    d = paths.source_corpus_dir(tmp_path / "my-src", "go")
     assert d.parent == tmp_path / "cache" / "corpus" and d.name.startswith("my-src-go-") and len(d.name) == 18
-    assert tc.default_source_corpus_dir(tmp_path / "other" / "my-src", "go") != d
-    assert fetch.default_codexglue_dir() == tmp_path / "cache" / "data" / "codexglue"
+    assert paths.source_corpus_dir(tmp_path / "other" / "my-src", "go") != d
+    assert paths.codexglue_dir() == tmp_path / "cache" / "data" / "codexglue"

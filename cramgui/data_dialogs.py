@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
-from engine import fetch, treesitter_corpus
-from engine.contract.config import LANGUAGES
+from engine import fetch  # HUB_DATASET and EXPECTED_COUNTS only, until engine.contract.paths has them
+from engine.contract.paths import LANGUAGES, SPLITS, codexglue_dir, source_corpus_dir
 
 from .data_task import DataTask
 
@@ -21,7 +21,7 @@ ERROR_STYLE = "QPlainTextEdit { color: #b71c1c; background: #fff5f5; }"
 
 
 def _fmt_counts(counts: dict) -> str:
-    return " / ".join(f"{int(counts.get(s) or 0):,}" for s in ("train", "valid", "test"))
+    return " / ".join(f"{int(counts.get(s) or 0):,}" for s in SPLITS)
 
 
 def _folder_row(edit: QLineEdit, title: str, parent: QWidget) -> QWidget:
@@ -251,7 +251,7 @@ class FetchDialog(_TaskDialog):
         langs_w = QWidget()
         langs_w.setLayout(grid)
         grid.setContentsMargins(0, 0, 0, 0)
-        self.out_edit = QLineEdit(str(fetch.default_codexglue_dir()))
+        self.out_edit = QLineEdit(str(codexglue_dir()))
         self.out_edit.setObjectName("fetchOut")
         self.source_edit = QLineEdit()
         self.source_edit.setObjectName("fetchSource")
@@ -357,7 +357,7 @@ class BuildDialog(_TaskDialog):
 
     def _update_default_out(self, *_):
         src = self.src_edit.text().strip()
-        default = str(treesitter_corpus.default_source_corpus_dir(src, self.language())) if src else ""
+        default = str(source_corpus_dir(src, self.language())) if src else ""
         self.out_edit.setPlaceholderText(f"default: {default}" if default else "default: the cache, named after "
                                          "the source folder")
         self._default_out = default
@@ -386,7 +386,7 @@ class BuildDialog(_TaskDialog):
         total = sum(int(v or 0) for v in counts.values())
         self._built = (path, self.language())
         rows = "".join(f"<tr><td>{s}</td><td align='right'>&nbsp;{int(counts.get(s) or 0):,}</td></tr>"
-                       for s in ("train", "valid", "test"))
+                       for s in SPLITS)
         skip = ", ".join(f"{reason.replace('_', ' ')} {n:,}" for reason, n in
                          sorted(skipped.items(), key=lambda kv: -int(kv[1] or 0))) or "none"
         self.counts_label.setText(

@@ -2,9 +2,10 @@
 max source/target lengths that cover 95 % of the examples (with Apply, which sets them in the form).
 
 `StatsLoader` works out which folder the form's data settings mean (a CodeXGLUE-layout folder, or the built-in
-corpus's cache folder) and runs `engine.corpus.length_stats` on it in a worker thread (it reads the files; about
-5000 lines per file are measured), caching by the files' sizes and times. `DataPanel` is the "Data" tab;
-`DataSummary` is one line of it inside the form's data section.
+corpus's cache folder) and runs `engine.contract.lengths.length_stats` on it in a worker thread (pure Python, no
+engine process: it reads the files; about 5000 lines per file are measured), caching by the files' sizes and times.
+`DataPanel` is the "Data" tab (its histograms are cramgui.data_hist); `DataSummary` is one line of it inside the
+form's data section.
 """
 from __future__ import annotations
 
@@ -14,20 +15,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine import corpus
-from engine.contract.config import LANGUAGES, RunConfig
+from engine.contract.config import RunConfig, field_specs
+from engine.contract.lengths import length_stats
+from engine.contract.paths import BUILTIN_LANGUAGE, LANGUAGES, SPLITS, builtin_corpus_dir, split_path
 
-SPLITS = ("train", "valid", "test")
+from .data_hist import LengthHistograms
+
 MAX_EXAMPLES = 5000            # lines measured per file (spread evenly); counts are exact line counts
-LIMITS = {"data.max_source_len": (8, 4096), "data.max_target_len": (4, 1024)}
-CODE_COLOR = (40, 100, 200)
-SUMMARY_COLOR = (60, 150, 90)
 
 
 # -- which folder ----------------------------------------------------------------------------------------------
@@ -42,8 +41,8 @@ def data_root(cfg: RunConfig) -> tuple[Path | None, str]:
         if not p.is_dir():
             return None, f"{p}: folder not found."
         return p, ""
-    p = Path(d.path).expanduser() if d.path.strip() else corpus.default_corpus_dir(d.site_packages)
-    if not all((p / "python" / f"{s}.jsonl").is_file() for s in SPLITS):
+    p = Path(d.path).expanduser() if d.path.strip() else builtin_corpus_dir(d.site_packages)
+    if not all(split_path(p, BUILTIN_LANGUAGE, s).is_file() for s in SPLITS):
         what = "this Python's standard library" + (" + site-packages" if d.site_packages else "")
         return None, f"The built-in corpus ({what}) is built when a run starts (about a minute, once), in {p}."
     return p, ""
@@ -52,7 +51,7 @@ def data_root(cfg: RunConfig) -> tuple[Path | None, str]:
 def signature(root: Path) -> tuple:
     """Sizes and times of the split files and the manifest: what the cached stats depend on."""
     sig = []
-    for name in ["manifest.json"] + [f"{lang}/{s}.jsonl" for lang in LANGUAGES for s in SPLITS]:
+    for name in ["manifest.json"] + [split_path("", lang, s).as_posix() for lang in LANGUAGES for s in SPLITS]:
         try:
             st = (root / name).stat()
             sig.append((name, st.st_size, st.st_mtime_ns))
@@ -87,8 +86,9 @@ def suggest(stats: dict, languages) -> tuple[int, int, str]:
 
 
 def clamp_length(name: str, v: int) -> int:
-    lo, hi = LIMITS[name]
-    return max(lo, min(hi, int(v)))
+    """`v` within the config field's range (data.max_source_len or data.max_target_len)."""
+    spec = next(s for s in field_specs() if s["name"] == name)
+    return max(spec["min"], min(spec["max"], int(v)))
 
 
 class _Bridge(QObject):
@@ -147,7 +147,7 @@ class StatsLoader(QObject):
 
         def job():
             try:
-                result = (corpus.length_stats(root, max_examples=n), read_manifest(root)), ""
+                result = (length_stats(root, max_examples=n), read_manifest(root)), ""
             except Exception as e:  # noqa: BLE001 - DataError, OSError: shown in the panel
                 result = None, str(e)
             try:
@@ -235,20 +235,6 @@ def _esc(text: str) -> str:
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _hist_plot(title: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(background="w")
-    pi = w.getPlotItem()
-    pi.setTitle(title, size="10pt", color="#222")
-    pi.setLabel("bottom", "tokens")
-    pi.setLabel("left", "examples")
-    pi.showGrid(y=True, alpha=0.25)
-    pi.setMenuEnabled(False)
-    pi.setMouseEnabled(x=False, y=False)
-    pi.hideButtons()
-    w.setMinimumHeight(180)
-    return w
-
-
 COLUMNS = ("Language", "train", "valid", "test", "unreadable", "code median / p95", "summary median / p95")
 
 
@@ -278,13 +264,8 @@ class DataPanel(QWidget):
         self.skipped_label.setWordWrap(True)
         self.skipped_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
-        self.lang_combo = QComboBox()
-        self.split_combo = QComboBox()
-        self.split_combo.addItems(list(SPLITS))
-        self.lang_combo.currentTextChanged.connect(self._draw)
-        self.split_combo.currentTextChanged.connect(self._draw)
-        self.code_plot = _hist_plot("Code length")
-        self.summary_plot = _hist_plot("Summary length")
+        self.histograms = LengthHistograms()
+        self.lang_combo, self.split_combo = self.histograms.lang_combo, self.histograms.split_combo
         self.suggestion_label = QLabel()
         self.suggestion_label.setObjectName("dataSuggestion")
         self.suggestion_label.setWordWrap(True)
@@ -294,18 +275,6 @@ class DataPanel(QWidget):
         self.apply_button.setToolTip("Set data.max_source_len and data.max_target_len in the setup form")
         self.apply_button.clicked.connect(self._apply)
 
-        pick = QHBoxLayout()
-        pick.addWidget(QLabel("Histograms of"))
-        pick.addWidget(self.lang_combo)
-        pick.addWidget(self.split_combo)
-        pick.addStretch(1)
-        legend = QLabel("<span style='color:#c62828'>━</span> form's max length &nbsp; "
-                        "<span style='color:#555'>┅</span> covers 95 %")
-        legend.setTextFormat(Qt.RichText)
-        pick.addWidget(legend)
-        plots = QHBoxLayout()
-        plots.addWidget(self.code_plot, 1)
-        plots.addWidget(self.summary_plot, 1)
         sug = QHBoxLayout()
         sug.addWidget(self.suggestion_label, 1)
         sug.addWidget(self.apply_button)
@@ -315,8 +284,7 @@ class DataPanel(QWidget):
         lay.addWidget(self.table)
         lay.addWidget(self.skipped_label)
         lay.addLayout(sug)
-        lay.addLayout(pick)
-        lay.addLayout(plots, 1)
+        lay.addWidget(self.histograms, 1)
         loader.changed.connect(self.refresh)
         self.refresh()
 
@@ -341,15 +309,7 @@ class DataPanel(QWidget):
         self._fill_table(st if not ld.busy else None)
         self._fill_skipped(ld.manifest if st else {})
         self._fill_suggestion()
-        langs = list((st or {}).get("languages") or {})
-        cur = self.lang_combo.currentText()
-        self.lang_combo.blockSignals(True)
-        self.lang_combo.clear()
-        self.lang_combo.addItems(langs)
-        pick = cur if cur in langs else next((x for x in ld.languages if x in langs), langs[0] if langs else "")
-        self.lang_combo.setCurrentText(pick)
-        self.lang_combo.blockSignals(False)
-        self._draw()
+        self.histograms.show_stats(st, ld.current, ld.languages)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{language: {split: examples}} as shown."""
@@ -362,11 +322,7 @@ class DataPanel(QWidget):
 
     def bars(self, which: str = "code") -> tuple[np.ndarray, np.ndarray]:
         """(bin left edges, counts) drawn in the code or summary histogram."""
-        item = getattr(self, f"_{which}_bars", None)
-        if item is None:
-            return np.array([]), np.array([])
-        opts = item.opts
-        return np.asarray(opts["x0"]), np.asarray(opts["height"])
+        return self.histograms.bars(which)
 
     def export_csv(self, path) -> None:
         """The counts table (per language and split, plus the length statistics) as CSV."""
@@ -442,44 +398,6 @@ class DataPanel(QWidget):
         items = self.table.selectedItems()
         if items:
             self.lang_combo.setCurrentText(self.table.item(items[0].row(), 0).text())
-
-    def _draw(self, *_) -> None:
-        st = self.loader.stats
-        lang, split = self.lang_combo.currentText(), self.split_combo.currentText()
-        entry = ((st or {}).get("languages") or {}).get(lang, {}).get(split) if st else None
-        cur_s, cur_t = self.loader.current
-        for which, plot, limit, color in (("code", self.code_plot, cur_s, CODE_COLOR),
-                                          ("summary", self.summary_plot, cur_t, SUMMARY_COLOR)):
-            pi = plot.getPlotItem()
-            pi.clear()
-            setattr(self, f"_{which}_bars", None)
-            title = "Code length" if which == "code" else "Summary length"
-            if not entry:
-                pi.setTitle(f"{title}: no data", size="10pt", color="#222")
-                continue
-            d = entry[which]
-            edges = np.asarray(d["hist"]["edges"], dtype=float)
-            counts = np.asarray(d["hist"]["counts"], dtype=float)
-            width = float(edges[1] - edges[0]) if len(edges) > 1 else 1.0
-            bars = pg.BarGraphItem(x0=edges[:-1], height=counts, width=width * 0.92, brush=color,
-                                   pen=pg.mkPen(color))
-            pi.addItem(bars)
-            setattr(self, f"_{which}_bars", bars)
-            over = d["hist"].get("overflow") or 0
-            pi.setTitle(f"{title}, {lang} {split}", size="10pt", color="#222")
-            pi.setLabel("bottom", f"tokens · median {d['median']} · p95 {d['p95']} · max {d['max']:,}")
-            plot.setToolTip(f"{entry['n']:,} examples; {over:,} longer than the axis (the 1 % longest) are not "
-                            "drawn" if over else f"{entry['n']:,} examples")
-            cov = pg.InfiniteLine(pos=d["covering"], angle=90, pen=pg.mkPen((90, 90, 90), width=1.5,
-                                                                               style=Qt.DashLine))
-            pi.addItem(cov)
-            xmax = float(edges[-1])
-            if limit and limit <= xmax * 1.5:
-                line = pg.InfiniteLine(pos=limit, angle=90, pen=pg.mkPen((198, 40, 40), width=2))
-                pi.addItem(line)
-                xmax = max(xmax, limit * 1.05)
-            pi.setXRange(0, xmax, padding=0.02)
-            pi.setYRange(0, max(1.0, float(counts.max()) if len(counts) else 1.0) * 1.08, padding=0)
 
     def _apply(self) -> None:
         sug = self.loader.suggestion()

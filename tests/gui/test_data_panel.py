@@ -10,7 +10,7 @@ import pytest
 
 from cramgui.data_panel import DataPanel, StatsLoader, data_root, suggest
 from cramgui.main_window import MainWindow
-from engine import corpus
+from engine.contract import paths
 from engine.contract.config import RunConfig
 
 N = {"ruby": {"train": 100, "valid": 10, "test": 12}, "go": {"train": 40, "valid": 5, "test": 5}}
@@ -135,7 +135,7 @@ def test_builtin_corpus_not_built_yet_says_so(qtbot, tmp_path):
     assert not panel.apply_button.isVisible() and np.asarray(panel.bars("code")[1]).size == 0
 
     # once built (here: written by hand into the cache folder) its statistics are shown
-    folder = corpus.default_corpus_dir()
+    folder = paths.builtin_corpus_dir()
     assert tmp_path / "cache" in folder.parents
     src = write_folder(tmp_path / "written")
     (folder / "python").mkdir(parents=True)

@@ -74,9 +74,9 @@ def main(argv=None) -> int:
     def budget():
         from . import budget as budget_mod
 
-        plan = [(30.0, "tiny"), (120.0, "tiny"), (30.0, "small"), (30.0, "small", "predictive")]
+        plan = [(30.0, "tiny"), (120.0, "tiny"), (30.0, "small")]
         if long:
-            plan += [(120.0, "small"), (120.0, "small", "predictive"), (600.0, "tiny")]
+            plan += [(120.0, "small"), (600.0, "tiny")]
         reuse = {120.0: keep["engine"]} if "engine" in keep else None
         return budget_mod.run(plan, reuse=reuse)
 

@@ -11,8 +11,9 @@ Weights, in this order: `--model DIR`; item 3's engine run (bench/out/runs/bleu-
 dev checkpoint: the smoke preset after 120 s); else a 120 s smoke-preset engine run made here and cached in
 bench/out/models/ (`--retrain` to redo). A 2-minute tiny model predicts almost the same sentence for every input,
 which makes agreement easy, so the same measurement is repeated on the same shape with random weights (flat
-distributions, many near-ties, outputs that run to max_len): the stress case for agreement. The rounds interleave the two: each round the engine decodes all N examples and the
-reference decodes the next N/rounds of them; examples/s per round, median over rounds. Agreement: the engine's
+distributions, many near-ties, outputs that run to max_len): the stress case for agreement. The rounds interleave
+the two: each round the engine decodes all N examples and the reference decodes the next N/rounds of them;
+examples/s per round, median over rounds. Agreement: the engine's
 top beam (token ids) equals the reference's on what share of the N examples.
 """
 from __future__ import annotations
@@ -76,7 +77,7 @@ def trained_model(seconds: float = 120.0, retrain: bool = False, path: str | Non
         log(f"beam: reusing the trained model in {folder} (--retrain to train it again)")
         model, tok, _ = model_lib.load(folder)
         return model, tok, info
-    from engine.train import Trainer
+    from engine.train import run
 
     run_dir = OUT / "tmp" / "beam-model-run"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -85,10 +86,10 @@ def trained_model(seconds: float = 120.0, retrain: bool = False, path: str | Non
         f"{cfg.train.lr:g}); cached in {folder}")
     t0 = time.perf_counter()
     writer = QuietWriter()
-    trainer = Trainer(cfg, run_dir, writer)
-    code = trainer.run()
+    code = run(cfg, run_dir, writer)
     if code != 0:
-        raise RuntimeError(f"training the beam benchmark's model failed: {[e for e in writer.events if e['event'] == 'error']}")
+        errors = [e for e in writer.events if e["event"] == "error"]
+        raise RuntimeError(f"training the beam benchmark's model failed: {errors}")
     src = run_dir / "checkpoints" / "last"
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(src, folder)

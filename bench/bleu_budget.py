@@ -1,9 +1,10 @@
 """Item 3: test BLEU reached in the same wall-clock budget, engine vs reference mode.
 
-Both sides are complete engine runs (`Trainer.run()`: data, BPE, model, training under the budget, dev evals,
+Both sides are complete engine runs (`engine.train.run`: data, BPE, model, training under the budget, dev evals,
 best-checkpoint selection, test evaluation with the engine's batched beam) from the same config and seed, so they
 start from the same weights. The only difference is the training step: the reference is
-bench.reference.ReferenceTrainer (every example padded to max_source_len / max_target_len, random batches).
+the original recipe's `collate` and `bucket_key` passed to it (bench.reference: every example padded to
+max_source_len / max_target_len, random batches).
 
 The two runs go AT THE SAME TIME, as two processes with one torch thread each (hardware.threads=1) on this 2-core
 machine: a wall-clock budget cannot be interleaved step by step, and running them one after the other lets a load
@@ -27,7 +28,6 @@ import random
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from .common import OUT, ROOT, ItemResult, Row, corpus_splits, loadavg, log
@@ -45,23 +45,24 @@ def config(seconds: float, lengths: tuple[int, int] | None = None, threads: int 
 
 
 # -- worker (one side, in its own process) ---------------------------------------------------------------------------
-def source_use(trainer, n: int = 200) -> dict:
+def source_use(cfg, run_dir: Path, n: int = 200) -> dict:
     """Dev loss with the right sources vs with sources shuffled among examples, for the evaluated checkpoint."""
     import contextlib
 
     from engine import checkpoint as ckpt
     from engine import model as model_lib
-    from engine.batching import Encoded
+    from engine.batching import Encoded, encode
     from engine.evaluate import dev_loss
 
-    folder = ckpt.find(trainer.run_dir, "best") or ckpt.find(trainer.run_dir, "last")
-    model, _, _ = model_lib.load(folder)
-    enc = trainer.dev_sets[0].enc
-    enc = Encoded(src=enc.src[:n], tgt=enc.tgt[:n])
+    folder = ckpt.find(run_dir, "best") or ckpt.find(run_dir, "last")
+    model, tok, _ = model_lib.load(folder)
+    ids = model_lib.special_ids(model)
+    dev = corpus_splits()[("python", "valid")][: min(n, cfg.eval.dev_subset)]
+    enc = encode(dev, tok, cfg.data.max_source_len, cfg.data.max_target_len, ids["eos"])
     src = list(enc.src)
     random.Random(0).shuffle(src)
-    own = dev_loss(model, enc, trainer.ids, 32, "cpu", contextlib.nullcontext())
-    shuffled = dev_loss(model, Encoded(src=src, tgt=enc.tgt), trainer.ids, 32, "cpu", contextlib.nullcontext())
+    own = dev_loss(model, enc, ids, 32, "cpu", contextlib.nullcontext())
+    shuffled = dev_loss(model, Encoded(src=src, tgt=enc.tgt), ids, 32, "cpu", contextlib.nullcontext())
     return {"checkpoint": folder.name, "dev_loss_own_source": own, "dev_loss_shuffled_source": shuffled,
             "gap": shuffled - own}
 
@@ -70,18 +71,16 @@ def worker(side: str, config_path: Path, run_dir: Path) -> int:
     from engine.contract import config as config_lib
     from engine.contract.events import EventWriter
 
-    from .reference import ReferenceTrainer, StampTrainer
+    from .reference import run_stamped
 
     cfg = config_lib.load(config_path)
-    cls = {"engine": StampTrainer, "reference": ReferenceTrainer}[side]
     writer = EventWriter(run_dir / "events.jsonl")
-    trainer = cls(cfg, run_dir, writer)
-    code = trainer.run()
+    code, stamps = run_stamped(cfg, run_dir, writer, reference=side == "reference")
     writer.close()
-    out = {"side": side, "exit_code": code, "stamps": trainer.stamps, "pauses": trainer.pauses}
+    out = {"side": side, "exit_code": code, "stamps": stamps.stamps, "pauses": stamps.pauses}
     if code == 0:
         try:
-            out["source_use"] = source_use(trainer)
+            out["source_use"] = source_use(cfg, run_dir)
         except Exception as e:  # a diagnostic, never the reason a run fails
             out["source_use"] = {"error": f"{type(e).__name__}: {e}"}
     (run_dir / "bench_result.json").write_text(json.dumps(out, default=str))

@@ -4,7 +4,7 @@ Two measures per run:
   clock  the `done` event's `elapsed` (the engine's BudgetClock: training time, dev evals and checkpoints excluded)
   wall   an independent wall clock: perf_counter stamps of the first and the last `step` event, plus the first step
          event's own `elapsed` (the time before it), minus the wall time spent in dev evaluation and checkpoint
-         writing in between (recorded around those calls by bench.reference.StampTrainer)
+         writing in between (the budget clock's pauses, recorded by bench.reference.Stamps)
 Target: |actual - budget| <= max(2 s, 1 % of the budget).
 
 Runs: the smoke preset (tiny model) with dev evaluation only at the end and no periodic checkpoint; also the
@@ -34,12 +34,13 @@ def _merge(intervals):
     return out
 
 
-def analyze(trainer, budget: float) -> dict:
-    stamps = trainer.stamps
+def analyze(stamped, budget: float) -> dict:
+    """`stamped`: a bench.reference.Stamps (or anything with its `stamps` and `pauses`) of a finished run."""
+    stamps = stamped.stamps
     steps = [(t, ev) for t, ev in stamps if ev["event"] == "step"]
     done = [ev for _, ev in stamps if ev["event"] == "done"][-1]
-    (t_first, ev_first), (t_last, ev_last) = steps[0], steps[-1]
-    paused = sum(max(0.0, min(b, t_last) - max(a, t_first)) for a, b in _merge(trainer.pauses))
+    (t_first, ev_first), (t_last, _) = steps[0], steps[-1]
+    paused = sum(max(0.0, min(b, t_last) - max(a, t_first)) for a, b in _merge(stamped.pauses))
     wall = (t_last - t_first) + ev_first["elapsed"] - paused
     tol = tolerance(budget)
     times = [ev["elapsed"] for _, ev in steps]
@@ -71,69 +72,22 @@ def config(seconds: float, size: str = "tiny"):
     return cfg
 
 
-def predictive_trainer_class():
-    """A proposal for the engine's stop rule, measured here: the engine stops when elapsed + half the EMA of recent
-    step times reaches the budget, but with length-bucketed batches consecutive steps differ by 10x on a CPU (a
-    batch of 256-token sources after one of 40-token sources), so the EMA says little about the NEXT step. The
-    next batch is known (bucket_batches is deterministic), so its duration can be predicted from its padded size
-    times the measured seconds per padded token; the half-step rule then uses that prediction."""
-    import time as _time
-
-    from engine.batching import bucket_batches
-
-    from .reference import StampTrainer
-
-    class PredictiveStopTrainer(StampTrainer):
-        _spt = None
-        _batches = (None, None)
-
-        def _cost(self, b):
-            enc = self.train_enc
-            return len(b) * (max(len(enc.src[i]) for i in b) + max(len(enc.tgt[i]) for i in b))
-
-        def _step(self, group, progress):
-            t0 = _time.perf_counter()
-            out = super()._step(group, progress)
-            per = (_time.perf_counter() - t0) / max(1, sum(self._cost(b) for b in group))
-            self._spt = per if self._spt is None else 0.7 * self._spt + 0.3 * per
-            return out
-
-        def _next_group(self):
-            st, cfg = self.state, self.cfg
-            epoch, i = st["epoch"], st["batch_in_epoch"]
-            if self._batches[0] != epoch:
-                self._batches = (epoch, bucket_batches(self.train_lengths, cfg.train.batch_size, cfg.train.seed,
-                                                       epoch))
-            batches = self._batches[1]
-            return batches[i:i + cfg.train.grad_accum] if i < len(batches) else batches[:1]
-
-        def _done_by_limits(self, clock, step_seconds):
-            if self._spt is not None and step_seconds > 0:
-                step_seconds = self._spt * sum(self._cost(b) for b in self._next_group())
-            return super()._done_by_limits(clock, step_seconds)
-
-    return PredictiveStopTrainer
-
-
-def run_budget(seconds: float, size: str = "tiny", predictive: bool = False) -> dict:
+def run_budget(seconds: float, size: str = "tiny") -> dict:
     from engine.contract.events import EventWriter
 
-    from .reference import StampTrainer
+    from .reference import run_stamped
 
-    run_dir = OUT / "runs" / (f"budget-{size}-{int(seconds)}s" + ("-predictive" if predictive else ""))
+    run_dir = OUT / "runs" / f"budget-{size}-{int(seconds)}s"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     writer = EventWriter(run_dir / "events.jsonl")
-    log(f"budget: {size} model, {seconds:.0f}s budget" + (" (predictive stop, proposal)" if predictive else ""))
-    cls = predictive_trainer_class() if predictive else StampTrainer
-    trainer = cls(config(seconds, size), run_dir, writer)
-    code = trainer.run()
+    log(f"budget: {size} model, {seconds:.0f}s budget")
+    code, stamps = run_stamped(config(seconds, size), run_dir, writer)
     writer.close()
     if code != 0:
         raise RuntimeError(f"budget run failed (exit {code})")
-    a = analyze(trainer, seconds)
+    a = analyze(stamps, seconds)
     a["model"] = size
-    a["predictive_stop"] = predictive
     log(f"budget: {size} {seconds:.0f}s -> clock {a['done_elapsed_s']:.2f}s, wall {a['wall_train_s']:.2f}s "
         f"(mean step {a['mean_step_s']:.3f}s)")
     return a
@@ -147,19 +101,12 @@ def row(a: dict, label: str) -> Row:
                     f"mean step {a['mean_step_s']:.3f}s")
 
 
-def run(budgets=((30.0, "tiny"), (120.0, "tiny"), (30.0, "small"), (30.0, "small", "predictive")),
-        reuse: dict | None = None) -> ItemResult:
-    """`reuse`: {seconds: trainer} of finished StampTrainer runs to analyse instead of running them again.
-    A third element "predictive" in a plan entry runs the proposed stop rule instead of the engine's."""
+def run(budgets=((30.0, "tiny"), (120.0, "tiny"), (30.0, "small")), reuse: dict | None = None) -> ItemResult:
+    """`reuse`: {seconds: Stamps} of finished runs (item 3's engine run) to analyse instead of running them again.
+    (The "predictive stop" proposal once measured here is the engine's own stop rule since 7f2101e.)"""
     res = ItemResult("budget")
     out = []
-    for seconds, size, *flags in budgets:
-        predictive = "predictive" in flags
-        if predictive:
-            a = run_budget(seconds, size, predictive=True)
-            out.append(a)
-            res.rows.append(row(a, f"{size} {seconds:.0f}s, predictive stop (proposal)"))
-            continue
+    for seconds, size, *_ in budgets:
         if reuse and size == "tiny" and seconds in reuse:
             a = analyze(reuse[seconds], seconds)
             a["model"] = size

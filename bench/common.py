@@ -133,11 +133,11 @@ def table(results: list[ItemResult]) -> str:
             res = "-" if row.passed is None else ("PASS" if row.passed else "MISS")
             ratio = f"{row.ratio:.2f}x" if isinstance(row.ratio, float) else fmt(row.ratio)
             lines.append((row.item, row.metric, fmt(row.engine), fmt(row.reference), ratio, row.target, res))
-    widths = [max(len(str(l[i])) for l in lines) for i in range(len(head))]
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     out = []
-    for k, l in enumerate(lines):
+    for k, line in enumerate(lines):
         out.append("  ".join(str(c).ljust(w) if i < 2 or i >= 5 else str(c).rjust(w)
-                             for i, (c, w) in enumerate(zip(l, widths))).rstrip())
+                             for i, (c, w) in enumerate(zip(line, widths))).rstrip())
         if k == 0:
             out.append("-" * len(out[0]))
     return "\n".join(out)
@@ -191,7 +191,7 @@ def corpus_splits() -> dict:
 
 
 def tokenizer(vocab_size: int):
-    """The engine's BPE tokenizer trained on the built-in training split (as `Trainer._setup_model` does)."""
+    """The engine's BPE tokenizer trained on the built-in training split (as engine.session.make_tokenizer does)."""
     key = ("tok", vocab_size)
     if key not in _CACHE:
         from engine.tokenizer import train_bpe
@@ -204,7 +204,7 @@ def tokenizer(vocab_size: int):
 
 
 class QuietWriter:
-    """An engine EventWriter stand-in that keeps events in memory (for trainers built outside `run()`)."""
+    """An engine EventWriter stand-in that keeps events in memory (for sessions set up outside engine.train.run)."""
 
     def __init__(self):
         self.events: list[dict] = []

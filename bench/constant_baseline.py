@@ -91,6 +91,7 @@ def best_constant(select_refs: list[str], report_refs: list[str], train_targets:
     exact = bleu.smoothed_bleu4(report_refs, [chosen] * len(report_refs))
     oracle_cands = cands + [" ".join(greedy(rep, words)[0])]
     oracle = max((rep.score(c), c) for c in oracle_cands)
-    return {"chosen_on": "valid", "constant": chosen, "bleu_test": exact, "fast_scorer_matches": abs(exact - rep_score) < 1e-9,
+    return {"chosen_on": "valid", "constant": chosen, "bleu_test": exact,
+            "fast_scorer_matches": abs(exact - rep_score) < 1e-9,
             "oracle_constant_on_test": oracle[1], "oracle_bleu_test": oracle[0],
             "given": {c: rep.score(c) for c in extra}}

@@ -3,7 +3,8 @@ beam-10 decoding speed. Skips cleanly (exit 0, says why) when no CUDA device is 
 
 Model: the engine's `base` from-scratch size (BART-shaped: d_model 768, 12 encoder + 6 decoder layers, 12 heads,
 FFN 3072, vocabulary 32,000 BPE like the cram-1h preset), max lengths 256/128, batch 64, the built-in corpus's real
-length distribution, the engine's own Trainer setup and `_step` (length-bucketed batches, loss on real tokens).
+length distribution, the engine's own setup and step (engine.session.setup, engine.step.train_step: length-bucketed
+batches, loss on real tokens).
 
 For each of (fp32, bf16) x (eager, compile): warm-up steps (compile's recompiles for new shapes happen there), then
 timed steps for `--seconds` seconds: real tokens/s and MFU = tokens/s x engine.model.flops_per_token / peak, with
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -58,30 +58,34 @@ def config(size: str, precision: str, compile_: bool, device: str):
     return cfg
 
 
-def train_speed(base_trainer, precision: str, compile_: bool, seconds: float, warmup: int, device: str,
-                size: str) -> dict:
-    """Timed engine steps with a fresh copy of the weights at the given precision / compile setting."""
+def train_speed(base, precision: str, compile_: bool, seconds: float, warmup: int, device: str,
+                size: str, keep: dict | None = None) -> dict:
+    """Timed engine steps with a fresh copy of the weights at the given precision / compile setting. `keep`
+    receives the trained model of an eager run ("model"), for the beam benchmark."""
     import copy
+    import dataclasses
 
     import torch
 
     from engine import hardware
     from engine.batching import bucket_batches
+    from engine.session import make_optimizer
+    from engine.step import train_step
 
-    t = copy.copy(base_trainer)
-    t.cfg = config(size, precision, compile_, device)
-    t.hw = hardware.resolve(t.cfg.hardware)
-    t.model = copy.deepcopy(base_trainer.model).to(t.hw.device)
-    t.model.train()
+    cfg = config(size, precision, compile_, device)
+    hw = hardware.resolve(cfg.hardware)
+    model = copy.deepcopy(base.model).to(hw.device)
+    model.train()
     t_compile0 = time.perf_counter()
-    t.train_model = torch.compile(t.model) if compile_ else t.model
-    t._setup_optimizer(None)
+    t = dataclasses.replace(base, cfg=cfg, hw=hw, model=model,
+                            train_model=torch.compile(model) if compile_ else model,
+                            optimizer=make_optimizer(model, cfg.train, hw))
     batches = bucket_batches(t.train_lengths, t.cfg.train.batch_size, 42, 0)
-    enc = t.train_enc
+    lr = cfg.train.lr  # the constant schedule
     sync = torch.cuda.synchronize if t.hw.device.type == "cuda" else (lambda: None)
     k = 0
     for _ in range(warmup):
-        t._step([batches[k % len(batches)]], 0.5)
+        train_step(t, [batches[k % len(batches)]], lr)
         k += 1
     sync()
     warm_s = time.perf_counter() - t_compile0
@@ -90,8 +94,7 @@ def train_speed(base_trainer, precision: str, compile_: bool, seconds: float, wa
     while True:
         b = batches[k % len(batches)]
         k += 1
-        _, _, n = t._step([b], 0.5)
-        tokens += n
+        tokens += train_step(t, [b], lr).tokens
         steps += 1
         if steps % 5 == 0:
             sync()
@@ -109,12 +112,12 @@ def train_speed(base_trainer, precision: str, compile_: bool, seconds: float, wa
     if precision == "fp32" and t.hw.device.type == "cuda":
         p32 = _lookup(PEAK_TF32, t.hw.name)
         out["mfu_vs_tf32_peak"] = tps * fpt / p32 if p32 else None
-    if not compile_:
-        base_trainer.trained_model = t.model  # the beam benchmark decodes with trained (not random) weights
+    if not compile_ and keep is not None:
+        keep["model"] = t.model  # the beam benchmark decodes with trained (not random) weights
     if t.hw.device.type == "cuda":
         out["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
         torch.cuda.reset_peak_memory_stats()
-    del t
+    del t, model
     import gc
 
     gc.collect()
@@ -123,26 +126,26 @@ def train_speed(base_trainer, precision: str, compile_: bool, seconds: float, wa
     return out
 
 
-def beam_speed(trainer, n: int, n_ref: int, device: str) -> dict:
+def beam_speed(s, cfg, model, n: int, n_ref: int, device: str) -> dict:
+    """Beam-10 decoding of session `s`'s test sources with `model`, under config `cfg`."""
     import torch
 
     from engine import hardware
     from engine.generate import generate_ids
 
-    cfg = trainer.cfg
     hw = hardware.resolve(cfg.hardware)
-    model = getattr(trainer, "trained_model", trainer.model).to(hw.device).eval()
-    src = trainer.test_sets[0].enc.src[:n]
+    model = model.to(hw.device).eval()
+    src = s.test_sets[0].enc.src[:n]
     kw = dict(beam_size=10, max_len=cfg.data.max_target_len, device=hw.device, autocast=hw.autocast())
     sync = torch.cuda.synchronize if hw.device.type == "cuda" else (lambda: None)
-    generate_ids(model, src[:8], trainer.ids, batch_size=8, **kw)  # warm-up
+    generate_ids(model, src[:8], s.ids, batch_size=8, **kw)  # warm-up
     sync()
     t0 = time.perf_counter()
-    out = generate_ids(model, src, trainer.ids, batch_size=cfg.eval.batch_size, **kw)
+    out = generate_ids(model, src, s.ids, batch_size=cfg.eval.batch_size, **kw)
     sync()
     e_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ref = generate_ids(model, src[:n_ref], trainer.ids, batch_size=1, use_cache=False, **kw)
+    ref = generate_ids(model, src[:n_ref], s.ids, batch_size=1, use_cache=False, **kw)
     sync()
     r_s = time.perf_counter() - t0
     # proposal measured alongside: no reorder of the cross-attention cache (beams of one example share it)
@@ -152,12 +155,13 @@ def beam_speed(trainer, n: int, n_ref: int, device: str) -> dict:
     cache_utils.EncoderDecoderCache.reorder_cache = lambda self, idx: self.self_attention_cache.reorder_cache(idx)
     try:
         t0 = time.perf_counter()
-        out2 = generate_ids(model, src, trainer.ids, batch_size=cfg.eval.batch_size, **kw)
+        out2 = generate_ids(model, src, s.ids, batch_size=cfg.eval.batch_size, **kw)
         sync()
         p_s = time.perf_counter() - t0
     finally:
         cache_utils.EncoderDecoderCache.reorder_cache = orig
-    return {"no_cross_reorder_examples_per_s": len(src) / p_s, "no_cross_reorder_identical": out2 == out,"n": len(src), "batch_size": cfg.eval.batch_size, "precision": hw.precision,
+    return {"no_cross_reorder_examples_per_s": len(src) / p_s, "no_cross_reorder_identical": out2 == out,
+            "n": len(src), "batch_size": cfg.eval.batch_size, "precision": hw.precision,
             "engine_examples_per_s": len(src) / e_s, "reference_n": n_ref, "reference_examples_per_s": n_ref / r_s,
             "ratio": (len(src) / e_s) / (n_ref / r_s), "mean_output_tokens": sum(map(len, out)) / len(out),
             "top_beam_agreement_on_reference_subset": sum(a == b for a, b in zip(out[:n_ref], ref)) / n_ref}
@@ -182,7 +186,6 @@ def main(argv=None) -> int:
     device, size = ("cpu", "tiny") if a.dry_run else ("cuda", "base")
     seconds, warmup = (3.0, 2) if a.dry_run else (a.seconds, a.warmup)
     from engine import model as model_lib
-    from engine.train import Trainer
 
     from .reference import prepare
 
@@ -190,7 +193,7 @@ def main(argv=None) -> int:
     run_dir = (OUT / "tmp" / "gpu")
     run_dir.mkdir(parents=True, exist_ok=True)
     log(f"gpu: setting up the '{size}' model and the built-in corpus on {device}")
-    base = prepare(Trainer(config(size, "fp32", False, device), run_dir, QuietWriter()))
+    base = prepare(config(size, "fp32", False, device), run_dir, QuietWriter())
     base.model.to("cpu")
     info = {"device": base.hw.name, "size": size, "params": model_lib.count_params(base.model),
             "batch_size": base.cfg.train.batch_size, "max_lengths": [256, 128],
@@ -199,6 +202,7 @@ def main(argv=None) -> int:
             "versions": {"torch": torch.__version__}, "setup_s": time.perf_counter() - t_all}
     log(f"gpu: {info['params']:,} params, mean lengths {info['mean_src_tokens']:.0f}/{info['mean_tgt_tokens']:.0f}")
     rows = []
+    trained: dict = {}
     combos = [("fp32", False), ("bf16", False)]
     if not a.no_compile:
         combos += [("bf16", True), ("fp32", True)]
@@ -207,7 +211,7 @@ def main(argv=None) -> int:
             continue   # bf16 autocast on this CPU is only a correctness path; keep the dry run short
         log(f"gpu: training {prec} {'compile' if comp else 'eager'}")
         try:
-            r = train_speed(base, prec, comp, seconds, warmup, device, size)
+            r = train_speed(base, prec, comp, seconds, warmup, device, size, keep=trained)
         except Exception as e:  # one configuration failing (a compile error, say) must not lose the others
             r = {"precision": prec, "compile": comp, "error": f"{type(e).__name__}: {e}"}
         rows.append(r)
@@ -216,8 +220,9 @@ def main(argv=None) -> int:
             log("gpu: time is short, skipping the remaining configurations")
             break
     log("gpu: beam-10 decoding")
-    base.cfg = config(size, "bf16" if device == "cuda" else "fp32", False, device)
-    beam = beam_speed(base, 64 if a.dry_run else a.beam_n, 2 if a.dry_run else 8, device)
+    beam_cfg = config(size, "bf16" if device == "cuda" else "fp32", False, device)
+    beam = beam_speed(base, beam_cfg, trained.get("model", base.model), 64 if a.dry_run else a.beam_n,
+                      2 if a.dry_run else 8, device)
     doc = {"info": info, "train": rows, "beam": beam, "total_s": time.perf_counter() - t_all,
            "target": "MFU >= 40% in bf16 training"}
     out_dir.mkdir(parents=True, exist_ok=True)

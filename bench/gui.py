@@ -50,7 +50,8 @@ def run(seconds: float = 10.0, rate: float = 2000.0, points: int = 1_000_000, st
     incr = red["incremental"]["total"]["p50_ms"]
     res.rows.append(Row("5 gui", f"full redraw+paint ms, {points // 1000}k pts + EMA", full, None, None,
                         f"< {TARGET_REDRAW_MS:.0f} ms", full < TARGET_REDRAW_MS,
-                        note=f"redraw {red['full']['redraw']['p50_ms']:.1f} + paint {red['full']['paint']['p50_ms']:.1f}"))
+                        note=f"redraw {red['full']['redraw']['p50_ms']:.1f} + "
+                             f"paint {red['full']['paint']['p50_ms']:.1f}"))
     res.rows.append(Row("5 gui", "live redraw+paint ms (+100 pts)", incr, None, None,
                         f"< {TARGET_REDRAW_MS:.0f} ms", incr < TARGET_REDRAW_MS))
     log(f"gui: cold start x{starts}")
@@ -63,7 +64,8 @@ def run(seconds: float = 10.0, rate: float = 2000.0, points: int = 1_000_000, st
     cold = median([c["spawn_to_painted_s"] for c in colds])
     res.rows.append(Row("5 gui", "cold start to painted window s", cold, None, None, f"< {TARGET_COLD_S:.0f} s",
                         cold is not None and cold < TARGET_COLD_S,
-                        note=f"first {colds[0]['spawn_to_painted_s']:.2f}s; imports {median([c['imports_s'] for c in colds]):.2f}s"))
+                        note=f"first {colds[0]['spawn_to_painted_s']:.2f}s; "
+                             f"imports {median([c['imports_s'] for c in colds]):.2f}s"))
     res.details = {"lateness": lat, "redraw": red, "coldstart": colds,
                    "torch_imported_by_gui": any(x.get("torch_imported") for x in [lat, red, *colds])}
     return res

@@ -119,7 +119,7 @@ def lateness(rate: float, seconds: float, interval_ms: int = 10) -> dict:
     return out
 
 
-# -- full redraw of a long curve ----------------------------------------------------------------------------------------
+# -- full redraw of a long curve ---------------------------------------------------------------------------------
 def redraw(points: int, repeats: int) -> dict:
     import numpy as np
     from PySide6.QtWidgets import QApplication
@@ -162,15 +162,15 @@ def redraw(points: int, repeats: int) -> dict:
     for k in range(repeats):
         # a full redraw: EMA of all points recomputed (smoothing changed), every curve re-set, full paint
         a = alphas[k % 2]
-        full.append(measure(lambda: setattr(plots, "alpha", a)))
+        full.append(measure(lambda a=a: setattr(plots, "alpha", a)))
     n = points
-    for k in range(repeats):
+    for _ in range(repeats):
         # the live case: 100 new steps arrive, then a redraw (EMA extended incrementally) and a paint
         evs = [{"v": 1, "event": "step", "step": n + j + 1, "elapsed": (n + j + 1) * 0.01,
                 "progress": min(1.0, (n + j + 1) / points), "loss": 0.1, "lr": 1e-3, "tokens_per_s": 1e5}
                for j in range(100)]
         n += 100
-        incr.append(measure(lambda: state.ingest_many(evs)))
+        incr.append(measure(lambda evs=evs: state.ingest_many(evs)))
     tot = lambda xs: [a + b for a, b in xs]
     return {"what": "redraw", "points": points, "repeats": repeats, "ingest_s": ingest_s,
             "first": {"redraw_ms": first[0], "paint_ms": first[1], "total_ms": sum(first)},

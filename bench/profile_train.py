@@ -36,37 +36,36 @@ def real_head_loss(model, batch, device, label_smoothing: float = 0.0):
     return loss, int(keep.sum())
 
 
-def variant_step(trainer, batch_idx, loss_fn, pad_to=None):
+def variant_step(s, batch_idx, loss_fn, pad_to=None):
+    """A simplified training step on session `s` (engine.session.Session) with a given loss function."""
     import torch
 
     from engine.batching import collate
 
-    batch = collate(trainer.train_enc, batch_idx, trainer.ids, pad_to=pad_to)
-    n = sum(len(trainer.train_enc.tgt[i]) for i in batch_idx)
-    loss, _ = loss_fn(trainer.model, batch, trainer.hw.device)
+    batch = collate(s.train_enc, batch_idx, s.ids, pad_to=pad_to)
+    n = sum(len(s.train_enc.tgt[i]) for i in batch_idx)
+    loss, _ = loss_fn(s.model, batch, s.hw.device)
     (loss / n).backward()
-    torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), 1.0)
-    trainer.optimizer.step()
-    trainer.optimizer.zero_grad(set_to_none=True)
+    torch.nn.utils.clip_grad_norm_(s.model.parameters(), 1.0)
+    s.optimizer.step()
+    s.optimizer.zero_grad(set_to_none=True)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=12)
     a = ap.parse_args(argv)
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     from engine.batching import bucket_batches
     from engine.evaluate import token_loss
-    from engine.train import Trainer
 
-    from .reference import ReferenceTrainer, clone_as
+    from .reference import clone
     from .train_throughput import config, setup
 
     cfg = config("small")
     eng, ref = setup(cfg)
-    enc = eng.train_enc
+    enc = eng.s.train_enc
     S = [len(s) for s in enc.src]
     T = [len(t) for t in enc.tgt]
     bs = cfg.train.batch_size
@@ -96,7 +95,8 @@ def main(argv=None) -> int:
         pt = sum(len(b) * max(T[i] for i in b) for b in bb)
         epoch[name] = {"src_efficiency": sum(S) / ps, "tgt_efficiency": sum(T) / pt, "padded_src": ps,
                        "padded_tgt": pt}
-    epoch["reference (256/128)"] = {"src_efficiency": sum(S) / (256 * len(S)), "tgt_efficiency": sum(T) / (128 * len(T)),
+    epoch["reference (256/128)"] = {"src_efficiency": sum(S) / (256 * len(S)),
+                                    "tgt_efficiency": sum(T) / (128 * len(T)),
                                     "padded_src": 256 * len(S), "padded_tgt": 128 * len(T)}
     for k, v in epoch.items():
         print(f"epoch padding {k:<22} src eff {v['src_efficiency']:.3f}  tgt eff {v['tgt_efficiency']:.3f}  "
@@ -104,7 +104,8 @@ def main(argv=None) -> int:
 
     # 1. operator profile of one step each
     prof_out = {}
-    for name, tr, b, pad_to in (("engine", eng, plain[len(plain) // 2], None), ("reference", ref, rand[0], (256, 128))):
+    for name, tr, b, pad_to in (("engine", eng.s, plain[len(plain) // 2], None),
+                                ("reference", ref.s, rand[0], (256, 128))):
         variant_step(tr, b, token_loss, pad_to)  # warm
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             variant_step(tr, b, token_loss, pad_to)
@@ -114,14 +115,14 @@ def main(argv=None) -> int:
 
     # 2. variants, interleaved step by step
     variants = {
-        "engine": (clone_as(eng, Trainer), plain, token_loss, None),
-        "engine+2d-bucket": (clone_as(eng, Trainer), twod, token_loss, None),
-        "engine+real-head": (clone_as(eng, Trainer), plain, real_head_loss, None),
-        "engine+both": (clone_as(eng, Trainer), twod, real_head_loss, None),
-        "reference": (clone_as(eng, ReferenceTrainer), rand, token_loss, (256, 128)),
+        "engine": (clone(eng.s).s, plain, token_loss, None),
+        "engine+2d-bucket": (clone(eng.s).s, twod, token_loss, None),
+        "engine+real-head": (clone(eng.s).s, plain, real_head_loss, None),
+        "engine+both": (clone(eng.s).s, twod, real_head_loss, None),
+        "reference": (clone(eng.s, reference=True).s, rand, token_loss, (256, 128)),
     }
     times = {k: 0.0 for k in variants}
-    for k, (tr, bb, fn, pt) in variants.items():
+    for tr, bb, fn, pt in variants.values():
         variant_step(tr, bb[0], fn, pt)  # warm-up
     for i in range(a.steps):
         names = list(variants) if i % 2 == 0 else list(reversed(list(variants)))

@@ -1,6 +1,7 @@
 """Item 1: training throughput of the engine's step against the original code2nl recipe's step.
 
-Both sides are the engine's own Trainer code (the reference is bench.reference.ReferenceTrainer), built once and
+Both sides are the engine's own setup and training step (engine.session.setup, engine.step.train_step; the
+reference passes the original recipe's `collate`, see bench.reference), built once and
 sharing the tokenizer, the encoded data and identical initial weights (a deep copy). They train on the SAME set of
 examples from the built-in corpus, in the same number of steps of the same batch size:
   engine     the examples bucketed by `engine.batching.bucket_batches` (padded to each batch's longest)
@@ -32,20 +33,18 @@ def config(size: str = "small", max_src: int = 256, max_tgt: int = 128, batch_si
 
 
 def setup(cfg):
-    from engine.train import Trainer
-
-    from .reference import ReferenceTrainer, clone_as, prepare
+    """(engine side, reference side): bench.reference.Side objects with identical initial weights."""
+    from .reference import Side, clone, prepare
 
     run_dir = OUT / "tmp" / "train-throughput"
     run_dir.mkdir(parents=True, exist_ok=True)
-    eng = prepare(Trainer(cfg, run_dir, QuietWriter()))
-    ref = clone_as(eng, ReferenceTrainer)
-    return eng, ref
+    base = prepare(cfg, run_dir, QuietWriter())
+    return Side(base), clone(base, reference=True)
 
 
-def _timed_step(trainer, batch):
+def _timed_step(side, batch):
     t0 = time.perf_counter()
-    trainer._step([batch], 0.5)
+    side.step([batch], 0.5)
     return time.perf_counter() - t0
 
 
@@ -59,11 +58,12 @@ def check_same_loss(eng, ref, n: int = 8) -> dict:
     from engine.batching import collate
     from engine.evaluate import token_loss
 
-    model = copy.deepcopy(eng.model).eval()
+    e = eng.s
+    model = copy.deepcopy(e.model).eval()
     batch = list(range(n))
     with torch.inference_mode():
-        a, na = token_loss(model, collate(eng.train_enc, batch, eng.ids), eng.hw.device)
-        b, nb = token_loss(model, collate(eng.train_enc, batch, eng.ids, pad_to=ref.pad_to()), eng.hw.device)
+        a, na = token_loss(model, collate(e.train_enc, batch, e.ids), e.hw.device)
+        b, nb = token_loss(model, collate(e.train_enc, batch, e.ids, pad_to=ref.pad_to()), e.hw.device)
     a, b = float(a) / na, float(b) / nb
     return {"loss_dynamic_padding": a, "loss_fixed_padding": b, "abs_diff": abs(a - b), "tokens": na}
 
@@ -75,10 +75,10 @@ def run(steps: int = 9, rounds: int = 3, size: str = "small", batch_size: int = 
     res = ItemResult("train")
     cfg = config(size, batch_size=batch_size)
     eng, ref = setup(cfg)
-    enc = eng.train_enc
+    enc = eng.s.train_enc
     d, ne, nd, h, ffn = model_lib.SIZES[size]
-    log(f"train: model '{size}' (d={d}, {ne}+{nd} layers, ffn {ffn}, vocab {len(eng.tokenizer)}, "
-        f"{model_lib.count_params(eng.model):,} params), batch {batch_size}, {steps} steps per side")
+    log(f"train: model '{size}' (d={d}, {ne}+{nd} layers, ffn {ffn}, vocab {len(eng.s.tokenizer)}, "
+        f"{model_lib.count_params(eng.s.model):,} params), batch {batch_size}, {steps} steps per side")
 
     # the same examples for both sides
     rng = random.Random(1234)
@@ -133,8 +133,10 @@ def run(steps: int = 9, rounds: int = 3, size: str = "small", batch_size: int = 
         per_round.append({"engine_s": e_t, "reference_s": r_t, "engine_tokens": e_tok, "reference_tokens": r_tok,
                           "steps": n, "engine_tok_s": e_tok / e_t, "reference_tok_s": r_tok / r_t,
                           "ratio": (e_tok / e_t) / (r_tok / r_t)})
-        all_e["t"] += e_t; all_e["tok"] += e_tok; all_e["n"] += n
-        all_r["t"] += r_t; all_r["tok"] += r_tok; all_r["n"] += n
+        for tot, t_, tok in ((all_e, e_t, e_tok), (all_r, r_t, r_tok)):
+            tot["t"] += t_
+            tot["tok"] += tok
+            tot["n"] += n
         log(f"train: round {r + 1}/{rounds}: engine {e_tok / e_t:,.0f} tok/s, reference {r_tok / r_t:,.0f} tok/s, "
             f"ratio {per_round[-1]['ratio']:.2f}x")
 
@@ -144,11 +146,12 @@ def run(steps: int = 9, rounds: int = 3, size: str = "small", batch_size: int = 
     total_ratio = (all_e["tok"] / all_e["t"]) / (all_r["tok"] / all_r["t"])
     res.rows.append(Row("1 train", f"real tok/s ({size}, CPU fp32)", e_tps, r_tps, ratio, f">= {TARGET:.0f}x",
                         ratio >= TARGET))
-    res.rows.append(Row("1 train", f"steps/s (batch {batch_size}, all steps)", e_sps, r_sps, e_sps / r_sps, f">= {TARGET:.0f}x",
+    res.rows.append(Row("1 train", f"steps/s (batch {batch_size}, all steps)", e_sps, r_sps, e_sps / r_sps,
+                        f">= {TARGET:.0f}x",
                         e_sps / r_sps >= TARGET))
     res.details = {
         "model": {"size": size, "d_model": d, "encoder_layers": ne, "decoder_layers": nd, "heads": h, "ffn": ffn,
-                  "vocab": len(eng.tokenizer), "params": model_lib.count_params(eng.model)},
+                  "vocab": len(eng.s.tokenizer), "params": model_lib.count_params(eng.s.model)},
         "batch_size": batch_size, "steps_per_side": all_e["n"], "rounds": per_round,
         "max_lengths": list(ref.pad_to()),
         "padding_efficiency": {"engine": all_e["tok"] / all_e["pad"], "reference": all_r["tok"] / all_r["pad"]},
@@ -158,5 +161,6 @@ def run(steps: int = 9, rounds: int = 3, size: str = "small", batch_size: int = 
         "same_loss_check": check_same_loss(eng, ref),
     }
     log(f"train: median ratio {ratio:.2f}x (total {total_ratio:.2f}x); padding efficiency engine "
-        f"{res.details['padding_efficiency']['engine']:.2f}, reference {res.details['padding_efficiency']['reference']:.2f}")
+        f"{res.details['padding_efficiency']['engine']:.2f}, "
+        f"reference {res.details['padding_efficiency']['reference']:.2f}")
     return res

@@ -10,7 +10,8 @@ import random
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -84,7 +85,7 @@ def clean_temp(run_dir: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def write(s: "Session", st: "TrainState", kind: str, clock: "BudgetClock", emit: Callable,
+def write(s: Session, st: TrainState, kind: str, clock: BudgetClock, emit: Callable,
           with_optimizer: bool = True) -> None:
     """A training session's checkpoint, with the budget clock paused: rank 0 writes it and emits `checkpoint`,
     the other ranks wait, so nobody reads a half-written folder. A failed write (a full disk) is an `error`

@@ -12,7 +12,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 from .contract import config as config_lib  # noqa: E402  (pure Python)
+
+if TYPE_CHECKING:
+    from .contract.launch import TrainArgs
 
 
 def _resolve_config(args) -> config_lib.RunConfig:
@@ -79,7 +84,7 @@ def cmd_train(args) -> int:
     return code
 
 
-def train_args(args) -> "TrainArgs":
+def train_args(args) -> TrainArgs:
     """The `cram train` request as the contract's TrainArgs (the console and the job script build the same)."""
     from .contract.launch import TrainArgs
 

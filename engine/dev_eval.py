@@ -3,7 +3,8 @@ budget clock paused; an `eval` event; a new best dev BLEU writes the 'best' chec
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from .session import Session
 
 
-def dev_eval(s: "Session", st: TrainState, clock: BudgetClock, emit: Callable) -> None:
+def dev_eval(s: Session, st: TrainState, clock: BudgetClock, emit: Callable) -> None:
     with clock.paused():
         t0 = time.perf_counter()
         cfg = s.cfg

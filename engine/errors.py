@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from . import distributed
 from .contract.rundir import PID_FILE

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .contract.fmt import hms as fmt_seconds
 from .contract.fmt import number

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import torch
 
@@ -31,7 +32,7 @@ class StepResult:
     grad_norm: float | None  # before clipping; None without clipping
 
 
-def train_step(s: "Session", group: list[list[int]], lr: float, *, collate: Callable = default_collate) -> StepResult:
+def train_step(s: Session, group: list[list[int]], lr: float, *, collate: Callable = default_collate) -> StepResult:
     """One optimizer step on this rank's batches `group`. `collate(enc, batch, ids)` makes a batch's tensors
     (engine.batching.collate pads each batch to its own longest example)."""
     for g in s.optimizer.param_groups:
@@ -91,7 +92,7 @@ class StepEvents:
     """Aggregates steps between `step` events: the first 10 steps each, then at most one event every 0.1 s.
     Tokens/s and MFU are over training time only (evaluations and checkpoints excluded)."""
 
-    def __init__(self, emit: Callable, s: "Session", elapsed: float):
+    def __init__(self, emit: Callable, s: Session, elapsed: float):
         self.emit, self.peak, self.flops_per_token = emit, s.hw.peak_flops, s.flops_per_token
         self.last_emit, self.since = 0.0, elapsed
         self.loss = 0.0
@@ -106,13 +107,13 @@ class StepEvents:
         self.examples += examples
         self.lr, self.grad_norm = r.lr, r.grad_norm
 
-    def maybe_emit(self, st: "TrainState", progress: float) -> None:
+    def maybe_emit(self, st: TrainState, progress: float) -> None:
         now = time.perf_counter()
         if now - self.last_emit >= 0.1 or st.step <= 10:
             self.flush(st, progress)
             self.last_emit = now
 
-    def flush(self, st: "TrainState", progress: float) -> None:
+    def flush(self, st: TrainState, progress: float) -> None:
         """Emit what was aggregated (nothing when no step was added since the last event)."""
         if not self.tokens:
             return

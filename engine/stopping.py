@@ -95,7 +95,7 @@ class StopSignal:
     def request(self) -> None:
         self.requested = True
 
-    def install(self) -> "StopSignal":
+    def install(self) -> StopSignal:
         def handler(signum, frame):
             if self.requested and signum == signal.SIGINT:
                 raise KeyboardInterrupt

@@ -42,3 +42,34 @@ def test_clock_excludes_paused_time_and_resumes_from_elapsed():
     assert clock.progress == pytest.approx(clock.elapsed / 10.0)
     assert not clock.should_stop(step_seconds=1.0)
     assert BudgetClock(1.0, elapsed=0.8).should_stop(step_seconds=0.5)
+
+
+def test_one_stop_decision_and_its_reasons():
+    from engine.contract.config import BudgetConfig
+    from engine.distributed import Dist
+    from engine.state import TrainState
+    from engine.stopping import StopReason, decide
+
+    st = TrainState(step=5, epoch=1)
+    clock = BudgetClock(10.0, elapsed=4.0)
+    d = decide(st, BudgetConfig(seconds=10.0), clock, 1.0, False, Dist(), "cpu", evaluate_due=True)
+    assert (d.stop, d.evaluate, d.checkpoint) == (None, True, False)
+    assert decide(st, BudgetConfig(seconds=10.0, max_steps=5), clock, 0.0, False, Dist(), "cpu").stop \
+        is StopReason.MAX_STEPS
+    assert decide(st, BudgetConfig(seconds=10.0, max_epochs=1), clock, 0.0, False, Dist(), "cpu").stop \
+        is StopReason.MAX_EPOCHS
+    # within half a step of the budget; a stop signal wins over everything and cancels a due checkpoint
+    assert decide(st, BudgetConfig(seconds=10.0), clock, 12.0, False, Dist(), "cpu").stop is StopReason.BUDGET
+    d = decide(st, BudgetConfig(seconds=10.0, max_steps=5), clock, 0.0, True, Dist(), "cpu", checkpoint_due=True)
+    assert (d.stop, d.checkpoint) == (StopReason.SIGNAL, False)
+
+
+def test_train_state_round_trips_and_reads_old_checkpoints():
+    from engine.state import TrainState
+
+    st = TrainState(step=7, elapsed=3.5, best_dev_bleu=1.25, last_eval_step=7)
+    assert TrainState.from_dict(st.to_dict()) == st
+    old = {"step": 3, "elapsed": 1.0, "epoch": 0, "batch_in_epoch": 4, "tokens_seen": 10, "best_dev_bleu": None,
+           "eval_seconds": 0.5, "examples_seen": 8, "something_removed_later": 1}
+    got = TrainState.from_dict(old)
+    assert got.step == 3 and got.batch_in_epoch == 4 and got.last_eval_step is None

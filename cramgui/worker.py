@@ -2,8 +2,9 @@
 
 The engine runs as a separate process in its own session (process group), so a GUI crash does not kill training
 and Stop can signal the whole group (torchrun children included). Both pipes are read continuously in chunks (no
-64 KiB line limit: sample events can be megabytes); the JSON lines available at one moment are parsed and delivered
-as ONE `events(list)` signal, so thousands of events per second cost a handful of signal emissions.
+64 KiB line limit: sample events can be megabytes); stdout goes through cramgui.tailer, and the events available
+at one moment are delivered as ONE `events(list)` signal, so thousands of events per second cost a handful of
+signal emissions.
 """
 from __future__ import annotations
 
@@ -11,39 +12,18 @@ import asyncio
 import collections
 import os
 import signal
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.contract.events import decode
+from engine.contract.launch import engine_command
+
+from .tailer import LineSplitter, StreamTail
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 1 << 20          # bytes read per await
 STDERR_TAIL = 40         # lines kept for the "worker died" message
 BATCH_S = 0.03           # parsed events are delivered at most this often (one signal per batch)
-
-
-def default_engine_command() -> list[str]:
-    """`python -m engine` with this interpreter (the GUI and the engine share an environment)."""
-    return [sys.executable, "-m", "engine"]
-
-
-class _LineSplitter:
-    """Bytes in, complete lines out; a partial last line waits for the next chunk (no length limit)."""
-
-    def __init__(self):
-        self._rest = b""
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        data = self._rest + chunk
-        lines = data.split(b"\n")
-        self._rest = lines.pop()
-        return lines
-
-    def flush(self) -> list[bytes]:
-        rest, self._rest = self._rest, b""
-        return [rest] if rest.strip() else []
 
 
 class EngineWorker(QObject):
@@ -53,21 +33,19 @@ class EngineWorker(QObject):
       started(int pid)
       events(list)            parsed event dicts, in stream order, batched
       log_line(str)           stdout lines that are not events
-      stderr_line(str)        each stderr line (logs, tracebacks)
-      stderr_lines(list)      the same lines, batched per read (cheaper for a log pane)
+      stderr_lines(list)      stderr lines (logs, tracebacks), batched per read
       finished(int, str)      exit code (negative = killed by that signal) and the last stderr lines
     """
 
     started = Signal(int)
     events = Signal(list)
     log_line = Signal(str)
-    stderr_line = Signal(str)
     stderr_lines = Signal(list)
     finished = Signal(int, str)
 
     def __init__(self, command: list[str] | None = None, parent: QObject | None = None, cwd=None):
         super().__init__(parent)
-        self.command = list(command) if command else default_engine_command()
+        self.command = list(command) if command else engine_command()
         # the user's working directory, so relative paths in the form (data.path, runs/) mean the same to the
         # engine as to the console; PYTHONPATH makes `-m engine` importable from anywhere
         self.cwd = str(cwd or os.getcwd())
@@ -178,7 +156,6 @@ class EngineWorker(QObject):
         except (OSError, ValueError) as e:
             msg = f"cannot start {' '.join(argv[:3])}: {e}"
             self._tail.append(msg)
-            self.stderr_line.emit(msg)
             self.stderr_lines.emit([msg])
             self.exit_code = 127
             self._running = False
@@ -246,25 +223,22 @@ class EngineWorker(QObject):
             pass
 
     async def _read_stdout(self, stream: asyncio.StreamReader) -> None:
-        split = _LineSplitter()
+        tail = StreamTail()
         while True:
             chunk = await stream.read(CHUNK)
-            lines = split.feed(chunk) if chunk else split.flush()
-            if lines:
-                self._deliver_stdout(lines)
+            items = tail.feed(chunk)
+            if items:
+                self._deliver_stdout(items)
             if not chunk:
                 return
 
-    def _deliver_stdout(self, lines: list[bytes]) -> None:
-        for raw in lines:
-            ev = decode(raw)
-            if ev is not None:
-                self._pending.append(ev)
-                continue
-            text = raw.decode("utf-8", errors="replace").rstrip("\r")
-            if text.strip():
+    def _deliver_stdout(self, items: list[dict | str]) -> None:
+        for item in items:
+            if isinstance(item, dict):
+                self._pending.append(item)
+            else:
                 self._flush_events()            # keep the order between events and plain lines
-                self.log_line.emit(text)
+                self.log_line.emit(item)
         if self._pending and self._flush_handle is None:
             loop = asyncio.get_event_loop()
             self._flush_handle = loop.call_later(BATCH_S, self._flush_events)
@@ -279,15 +253,13 @@ class EngineWorker(QObject):
             self.events.emit(batch)
 
     async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
-        split = _LineSplitter()
+        split = LineSplitter()
         while True:
             chunk = await stream.read(CHUNK)
             raw_lines = split.feed(chunk) if chunk else split.flush()
             lines = [r.decode("utf-8", errors="replace").rstrip("\r") for r in raw_lines]
             if lines:
                 self._tail.extend(lines)
-                for line in lines:
-                    self.stderr_line.emit(line)
                 self.stderr_lines.emit(lines)
             if not chunk:
                 return

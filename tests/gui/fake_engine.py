@@ -1,7 +1,8 @@
 """A scripted stand-in for `python -m engine train --jsonl`, for the GUI tests.
 
-Speaks the engine's event format (engine.contract.events.encode) on stdout and appends the same lines to
-RUN_DIR/events.jsonl; logs go to stderr. Accepts the real CLI's arguments (train, --jsonl, --set, --preset,
+Speaks the engine's event format on stdout and appends the same lines to RUN_DIR/events.jsonl, every event
+built from the contract's typed records (engine.contract.events: Started, Step, ...; encode refuses a field a
+record does not declare); logs go to stderr. Accepts the real CLI's arguments (train, --jsonl, --set, --preset,
 --run-dir, --runs-dir, --resume) so the console can launch it unchanged, plus behaviour switches:
 
   --events N            step events to emit (default 20)
@@ -32,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from engine.contract import config as ec  # noqa: E402
-from engine.contract.events import encode, read_events  # noqa: E402
+from engine.contract.events import (Checkpoint, Done, Error, Eval, Result, Samples, Started, Step,  # noqa: E402
+                                    encode, read_events)
 from engine.contract.rundir import new_run_dir, write_results, write_samples  # noqa: E402
 
 LANGS = ("python", "ruby")
@@ -70,8 +72,8 @@ class Out:
         self.fh = open(run_dir / "events.jsonl", "a", encoding="utf-8")
         self.jsonl = jsonl
 
-    def emit(self, event, **fields):
-        line = encode(event, **fields)
+    def emit(self, record):
+        line = encode(record)
         self.fh.write(line + "\n")
         self.fh.flush()
         if self.jsonl:
@@ -118,11 +120,11 @@ def main(argv=None):
     else:
         signal.signal(signal.SIGTERM, on_term)
 
-    out.emit("started", run_dir=str(run_dir), config=config, device="cpu", precision="fp32",
+    out.emit(Started(run_dir=str(run_dir), config=config, device="cpu", precision="fp32",
              versions={"python": sys.version.split()[0], "torch": "fake", "transformers": "fake"},
              n_params=1234, resumed=bool(a.resume), step=first_step, elapsed=elapsed0,
              budget_seconds=cfg.budget.seconds,
-             schedule={"name": "budget-triangle", "warmup": 0.0, "peak_lr": 1e-3})
+             schedule={"name": "budget-triangle", "warmup": 0.0, "peak_lr": 1e-3}))
     print(f"fake engine: run dir {run_dir}", file=sys.stderr, flush=True)
     if a.plain_stdout:
         print("this is not an event", flush=True)
@@ -136,9 +138,9 @@ def main(argv=None):
             break
         step += 1
         el = elapsed0 + (i + 1) * 0.01
-        out.emit("step", step=step, elapsed=round(el, 4), progress=min(1.0, el / cfg.budget.seconds),
+        out.emit(Step(step=step, elapsed=round(el, 4), progress=min(1.0, el / cfg.budget.seconds),
                  loss=5.0 * math.exp(-step / 500.0) + 0.1, lr=1e-3, tokens=1000, tokens_per_s=1e5 + step,
-                 examples=32, epoch=0.0)
+                 examples=32, epoch=0))
         if noise_left and i % noise_every == 0:
             print(f"noise line {a.stderr_noise - noise_left} at step {step}", file=sys.stderr, flush=True)
             noise_left -= 1
@@ -154,7 +156,7 @@ def main(argv=None):
         items = [{"idx": k, "code": "def f():\n    return " + "x" * 2000 + f"  # {k}", "reference": f"ref {k}",
                   "prediction": f"pred {k}", "bleu": float(k)} for k in range(50)]
         items[-1]["code"] += "END-OF-LONG-LINE"
-        out.emit("samples", language="python", split="test", items=items)
+        out.emit(Samples(language="python", split="test", items=items))
 
     if a.leave_child:
         import subprocess
@@ -168,44 +170,44 @@ def main(argv=None):
         os._exit(3)
 
     if a.error:
-        out.emit("error", message="CUDA out of memory (fake)", hint="Lower train.batch_size or max_source_len",
-                 kind="oom")
+        out.emit(Error(message="CUDA out of memory (fake)", hint="Lower train.batch_size or max_source_len",
+                 kind="oom"))
         print("error: out of memory", file=sys.stderr, flush=True)
-        out.emit("done", status="failed", stopped=False, step=step, elapsed=elapsed0 + a.events * 0.01)
+        out.emit(Done(status="failed", stopped=False, step=step, elapsed=elapsed0 + a.events * 0.01))
         return 1
 
     if a.hang_until_term or a.ignore_term:
         while not stop["requested"]:
             time.sleep(0.02)
-        out.emit("checkpoint", kind="last", step=step, elapsed=elapsed0 + a.events * 0.01,
-                 path=str(run_dir / "checkpoints" / "last"))
-        out.emit("done", status="stopped", stopped=True, step=step, elapsed=elapsed0 + a.events * 0.01)
+        out.emit(Checkpoint(kind="last", step=step, elapsed=elapsed0 + a.events * 0.01,
+                 path=str(run_dir / "checkpoints" / "last")))
+        out.emit(Done(status="stopped", stopped=True, step=step, elapsed=elapsed0 + a.events * 0.01))
         print("fake engine: stopped", file=sys.stderr, flush=True)
         return 0
 
     if stop["requested"]:
-        out.emit("done", status="stopped", stopped=True, step=step, elapsed=elapsed0 + a.events * 0.01)
+        out.emit(Done(status="stopped", stopped=True, step=step, elapsed=elapsed0 + a.events * 0.01))
         return 0
 
     results = {}
     if a.results:
-        out.emit("eval", step=step, elapsed=elapsed0 + a.events * 0.01, split="valid", dev_loss=1.5, dev_ppl=4.5,
-                 dev_bleu=12.5, n=40, eval_seconds=0.5, best=True)
+        out.emit(Eval(step=step, elapsed=elapsed0 + a.events * 0.01, split="valid", dev_loss=1.5, dev_ppl=4.5,
+                 dev_bleu=12.5, n=40, eval_seconds=0.5, best=True))
         rows, samples = [], []
         for j, lang in enumerate(LANGS):
             row = {"language": lang, "split": "test", "n": 40 + j, "bleu4": 10.0 + j, "nltk_bleu4": 8.0 + j,
                    "decode_seconds": 1.5, "beam_size": 2}
             rows.append(row)
-            out.emit("result", **row)
+            out.emit(Result(**row))
             items = [{"idx": k, "code": f"def {lang}_{k}(): pass", "reference": f"ref {lang} {k}",
                       "prediction": f"pred {lang} {k}", "bleu": 10.0 * k} for k in range(3)]
-            out.emit("samples", language=lang, split="test", items=items)
+            out.emit(Samples(language=lang, split="test", items=items))
             samples += [{"language": lang, "split": "test", **it} for it in items]
             results[lang] = row["bleu4"]
         write_results(run_dir, rows)
         write_samples(run_dir, samples)
-    out.emit("done", status="completed", stopped=False, step=step, elapsed=elapsed0 + a.events * 0.01,
-             eval_seconds=0.5, best_dev_bleu=12.5 if a.results else None, results=results)
+    out.emit(Done(status="completed", stopped=False, step=step, elapsed=elapsed0 + a.events * 0.01,
+             eval_seconds=0.5, best_dev_bleu=12.5 if a.results else None, results=results))
     return 0
 
 

@@ -6,7 +6,8 @@ import time
 import pytest
 
 from cramgui.run_state import RunState
-from cramgui.worker import EngineWorker, _LineSplitter
+from cramgui.tailer import LineSplitter, StreamTail
+from cramgui.worker import EngineWorker
 
 
 class Collector:
@@ -19,7 +20,7 @@ class Collector:
         self.pids: list[int] = []
         worker.events.connect(self.on_events)
         worker.log_line.connect(self.stdout.append)
-        worker.stderr_line.connect(self.stderr.append)
+        worker.stderr_lines.connect(self.stderr.extend)
         worker.finished.connect(lambda code, tail: self.finished.append((code, tail)))
         worker.started.connect(self.pids.append)
 
@@ -29,11 +30,18 @@ class Collector:
 
 
 def test_line_splitter_keeps_partial_lines():
-    s = _LineSplitter()
+    s = LineSplitter()
     assert s.feed(b'{"a":1}\n{"b"') == [b'{"a":1}']
     assert s.feed(b':2}\n\n') == [b'{"b":2}', b""]
     assert s.feed(b"tail") == []
     assert s.flush() == [b"tail"]
+
+
+def test_stream_tail_keeps_events_and_text_in_order():
+    t = StreamTail()
+    assert t.feed(b'{"event":"step","step":1}\nplain\n\n{"event":"do') == [{"event": "step", "step": 1}, "plain"]
+    assert t.feed(b'ne"}\r\n{"not an event": 1}') == [{"event": "done"}]
+    assert t.feed(b"") == ['{"not an event": 1}']
 
 
 def test_burst_of_events_keeps_loop_responsive(qtbot, qloop, fake_engine_cmd, tmp_path, lateness_probe):
@@ -161,3 +169,27 @@ def test_default_command_is_python_m_engine():
 
     w = EngineWorker()
     assert w.command == [sys.executable, "-m", "engine"]
+
+
+@pytest.mark.parametrize("switches", [("--results", "--long-line"), ("--error",), ("--crash",)])
+def test_fake_engine_writes_only_valid_contract_records(tmp_path, switches):
+    """Every line the fake engine writes is a record of engine.contract.events (name and fields)."""
+    import subprocess
+    import sys
+
+    from engine.contract.events import DONE_STATUSES, ERROR_KINDS, read_events, record
+
+    from .conftest import FAKE_ENGINE
+
+    d = tmp_path / "run"
+    subprocess.run([sys.executable, str(FAKE_ENGINE), "train", "--run-dir", str(d), "--events", "5", *switches],
+                   capture_output=True, timeout=60)
+    events = list(read_events(d / "events.jsonl"))
+    assert events and events[0]["event"] == "started"
+    for ev in events:
+        assert ev["v"] == 1 and isinstance(ev["time"], float)
+        record(ev["event"], **{k: v for k, v in ev.items() if k not in ("v", "event", "time")})
+        if ev["event"] == "done":
+            assert ev["status"] in DONE_STATUSES
+        if ev["event"] == "error":
+            assert ev["kind"] in ERROR_KINDS

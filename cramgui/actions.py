@@ -1,90 +1,16 @@
-"""Menus, actions and exports of the main window (kept out of main_window.py so that one stays thin).
-
-Every export goes through a QFileDialog and calls the view that shows the data (so the file holds exactly what is
-shown): the views' own export functions, `cramgui.export` for the histories.
-"""
+"""Menus and actions of the main window (kept out of main_window.py so that one stays thin). What each tab is
+called and exports lives in cramgui.tabs; every export goes through cramgui.export.save_as."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QToolButton
+from PySide6.QtWidgets import QMenu, QToolButton
 
-from . import export as exp
+from .tabs import EXPORTS, TABS, run_export, tab_label
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
-
-TABS = ("training", "results", "samples", "compare", "data", "log")
-CSV = "CSV (*.csv)"
-PNG = "PNG image (*.png)"
-TXT = "Text (*.txt *.log)"
-
-
-@dataclass(frozen=True)
-class Export:
-    key: str
-    label: str
-    filename: str
-    filter: str
-    tab: str                                   # the tab showing the data
-    write: Callable[["MainWindow", str], None]
-
-
-EXPORTS = (
-    Export("results_csv", "Results table (CSV)…", "results.csv", CSV, "results",
-           lambda w, p: w.results.export_csv(p)),
-    Export("results_png", "Results chart (PNG)…", "bleu.png", PNG, "results", lambda w, p: w.results.export_png(p)),
-    Export("history_csv", "Training history (CSV)…", "history.csv", CSV, "training",
-           lambda w, p: exp.history_to_csv(w.state, p)),
-    Export("evals_csv", "Dev evaluations (CSV)…", "dev_evals.csv", CSV, "training",
-           lambda w, p: exp.evals_to_csv(w.state, p)),
-    Export("loss_png", "Loss plot (PNG)…", "loss.png", PNG, "training", lambda w, p: w.plots.export_png("loss", p)),
-    Export("lr_png", "Learning-rate plot (PNG)…", "lr.png", PNG, "training", lambda w, p: w.plots.export_png("lr", p)),
-    Export("throughput_png", "Throughput plot (PNG)…", "throughput.png", PNG, "training",
-           lambda w, p: w.plots.export_png("throughput", p)),
-    Export("samples_csv", "Samples shown (CSV)…", "samples.csv", CSV, "samples",
-           lambda w, p: w.samples.export_csv(p)),
-    Export("compare_csv", "Run comparison table (CSV)…", "comparison.csv", CSV, "compare",
-           lambda w, p: w.compare.export_csv(p)),
-    Export("compare_png", "Run comparison plot (PNG)…", "comparison.png", PNG, "compare",
-           lambda w, p: w.compare.export_png(p)),
-    Export("data_csv", "Data statistics (CSV)…", "data_stats.csv", CSV, "data",
-           lambda w, p: w.data_panel.export_csv(p)),
-    Export("log_txt", "Log (text)…", "engine.log", TXT, "log",
-           lambda w, p: Path(p).write_text(w.log_view.toPlainText() + "\n", encoding="utf-8")),
-)
-EXPORT_BY_KEY = {e.key: e for e in EXPORTS}
-# Ctrl+E exports what the current tab shows
-TAB_DEFAULT_EXPORT = {"training": "history_csv", "results": "results_csv", "samples": "samples_csv",
-                      "compare": "compare_csv", "data": "data_csv", "log": "log_txt"}
-
-
-def run_export(win: "MainWindow", key: str) -> str | None:
-    """Ask for a file name, write the export; returns the path written (None when cancelled or failed)."""
-    e = EXPORT_BY_KEY[key]
-    start = Path(win.run_dir or Path.cwd()) / _default_name(win, e)
-    path, _ = QFileDialog.getSaveFileName(win, e.label.rstrip("…"), str(start), e.filter)
-    if not path:
-        return None
-    suffix = "." + e.filename.rsplit(".", 1)[-1]
-    if not Path(path).suffix:
-        path += suffix
-    try:
-        e.write(win, path)
-    except Exception as err:  # noqa: BLE001 - shown to the user, never swallowed
-        win.show_message(QMessageBox.Warning, "Export failed", f"Could not write {path}", str(err))
-        return None
-    win.statusBar().showMessage(f"Exported {e.label.rstrip('…')} to {path}", 6000)
-    return path
-
-
-def _default_name(win: "MainWindow", e: Export) -> str:
-    if e.key == "samples_csv" and win.samples.current_language():
-        return f"samples_{win.samples.current_language()}.csv"
-    return e.filename
 
 
 def _action(win, text: str, slot, shortcut=None, tip: str | None = None) -> QAction:
@@ -101,7 +27,7 @@ def _action(win, text: str, slot, shortcut=None, tip: str | None = None) -> QAct
 class Actions:
     """All QActions of the window, by name; `exports[key]` for each export."""
 
-    def __init__(self, win: "MainWindow"):
+    def __init__(self, win: MainWindow):
         self.open_run = _action(win, "&Open run…", win.open_run_dialog, QKeySequence.Open,
                                 "Open a run directory: replay it and follow it while it grows")
         self.load_config = _action(win, "&Load config…", win.form.load_config_dialog, "Ctrl+L")
@@ -125,7 +51,7 @@ class Actions:
         self.exports = {e.key: _action(win, e.label, lambda k=e.key: run_export(win, k)) for e in EXPORTS}
         self.tabs = []
         for i, name in enumerate(TABS):
-            self.tabs.append(_action(win, name.capitalize(), lambda n=name: win.select_tab(n), f"Ctrl+{i + 1}"))
+            self.tabs.append(_action(win, tab_label(name), lambda n=name: win.select_tab(n), f"Ctrl+{i + 1}"))
 
         mb = win.menuBar()
         m = mb.addMenu("&File")

@@ -8,6 +8,8 @@ import shlex
 import signal
 import sys
 
+from .tabs import TABS
+
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="cramgui", description="Console for cram: configure, run, watch, compare.")
@@ -16,7 +18,7 @@ def parse_args(argv):
     ap.add_argument("--preset", help="start with this preset in the form")
     ap.add_argument("--config", help="start with this config file (.toml/.json) in the form")
     ap.add_argument("--start", action="store_true", help="start a run with the form's config right away")
-    ap.add_argument("--tab", choices=["training", "results", "samples", "compare", "data", "log"],
+    ap.add_argument("--tab", choices=TABS,
                     help="tab shown at start")
     return ap.parse_args(argv)
 
@@ -28,7 +30,7 @@ def main(argv=None) -> int:
 
     import qasync
 
-    from .main_window import TABS, MainWindow
+    from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("cramgui")

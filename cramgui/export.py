@@ -1,33 +1,48 @@
-"""CSV exports: training history, dev evaluations, and any table model exactly as displayed."""
+"""Exports: THE save-as path every view's export goes through (`save_as`), and the writers: training history,
+dev evaluations, any table model exactly as displayed, a plot as PNG."""
 from __future__ import annotations
 
 import csv
 import math
 import os
+from pathlib import Path
+from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
+from .formatting import exact
 from .run_state import RunState
+from .tabs import CSV, PNG, TXT  # noqa: F401  (the file filters, for the views' save_as calls)
 
 HISTORY_COLUMNS = ("step", "elapsed", "progress", "loss", "lr", "tokens_per_s")
 EVAL_COLUMNS = ("step", "elapsed", "split", "dev_loss", "dev_ppl", "dev_bleu", "n", "eval_seconds", "best")
 
 
-def fmt_number(v) -> str:
-    """Missing / non-finite -> '', integers without a decimal point, floats with full precision (repr)."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, int):
-        return str(v)
+def save_as(parent: QWidget, title: str, filename: str, file_filter: str, write: Callable[[str], None],
+            folder=None) -> str | None:
+    """Ask for a file name (starting at FOLDER/FILENAME, FOLDER the working directory by default), add the
+    extension of `filename` when none was typed, `write(path)`; a failure is shown in a message box, success in
+    the main window's status bar. Returns the path written, None when cancelled or failed."""
+    start = Path(folder or Path.cwd()) / filename
+    path, _ = QFileDialog.getSaveFileName(parent, title, str(start), file_filter)
+    if not path:
+        return None
+    if not Path(path).suffix and Path(filename).suffix:
+        path += Path(filename).suffix
+    win = parent.window() if parent is not None else None
     try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if not math.isfinite(f):
-        return ""
-    return repr(f)
+        write(path)
+    except Exception as err:  # noqa: BLE001 - shown to the user, never swallowed
+        box = QMessageBox(QMessageBox.Warning, "Export failed", f"Could not write {path}", QMessageBox.Ok, win)
+        box.setObjectName("message_export")
+        box.setInformativeText(str(err))
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()                            # non-blocking, like every message of the console
+        return None
+    if isinstance(win, QMainWindow):
+        win.statusBar().showMessage(f"Exported {title} to {path}", 6000)
+    return path
 
 
 def history_to_csv(state: RunState, path) -> None:
@@ -49,7 +64,7 @@ def evals_to_csv(state: RunState, path) -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(EVAL_COLUMNS)
         for e in state.evals:
-            w.writerow([fmt_number(e.get(c)) if c != "split" else (e.get(c) or "") for c in EVAL_COLUMNS])
+            w.writerow([exact(e.get(c)) if c != "split" else (e.get(c) or "") for c in EVAL_COLUMNS])
 
 
 def table_model_to_csv(model: QAbstractItemModel, path) -> None:

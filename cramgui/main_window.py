@@ -1,14 +1,12 @@
 """The console window: setup form on the left, live views in tabs, runs list below, status line.
 
-No business logic: the form says what to run, the worker runs it, RunState holds what it streamed, the views
-observe RunState. Message boxes are opened non-blocking (`open()`), since most of them are raised from inside
-asyncio callbacks (the worker's reader tasks).
+No business logic: the form says what to run, the session (cramgui.session: worker, follower, RunState) runs or
+follows it and tells the window by signals, the views observe the session's RunState. Message boxes are opened
+non-blocking (`open()`), since most of them are raised from inside asyncio callbacks (the worker's reader tasks).
 """
 from __future__ import annotations
 
 import shlex
-import signal
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -19,7 +17,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QM
 from engine.contract import rundir
 from engine.contract.config import ConfigError, RunConfig
 
-from .actions import TAB_DEFAULT_EXPORT, TABS, Actions, run_export
+from .actions import Actions
 from .compare_view import CompareView
 from .config_form import ConfigForm
 from .data_dialogs import BuildDialog, FetchDialog
@@ -27,14 +25,14 @@ from .data_panel import DataPanel, DataSummary, StatsLoader, clamp_length
 from .job_script import JobScriptDialog
 from .plots import TrainingPlots
 from .results import ResultsView
-from .run_state import RunState
-from .runs import RunFollower, RunsPanel, fmt_age, writer_host
+from .runs import RunsPanel
 from .samples import SamplesView
-from .status_bar import StatusPanel, exit_text
-from .worker import EngineWorker
+from .session import CRITICAL, INFORMATION, WARNING, RunSession
+from .status_bar import StatusPanel
+from .tabs import TAB_DEFAULT_EXPORT, TABS, run_export, tab_label
 
-STOP_GRACE_S = 20.0
 LOG_MAX_LINES = 20000
+ICONS = {CRITICAL: QMessageBox.Critical, WARNING: QMessageBox.Warning, INFORMATION: QMessageBox.Information}
 
 
 class MainWindow(QMainWindow):
@@ -43,19 +41,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("cramgui")
         screen = self.screen().availableGeometry() if self.screen() else None
         self.resize(min(1280, screen.width()) if screen else 1280, min(800, screen.height()) if screen else 800)
-        self.state = RunState(self)
-        self.worker = EngineWorker(engine_command, self)
-        self.follower: RunFollower | None = None
-        self.run_dir: Path | None = None
-        self.stop_grace_s = STOP_GRACE_S
-        self._run_status: str | None = None        # summarize() status of run_dir when not running
-        self._process_note: str | None = None      # "exited 3", "stopping…": overrides the status state
+        self.session = RunSession(engine_command, self)
+        self.state = self.session.state              # what the views observe
         self._close_after_stop = False
-        self._had_error_event = False
         self.message_boxes: list[QMessageBox] = []
         self.engine_command = engine_command
         self.dialogs: dict[str, QWidget] = {}      # the open fetch / build / job dialogs, by kind
-        self._writer_check = (0.0, None)             # (when, (alive here, host elsewhere)) for a followed run
 
         # views
         self.form = ConfigForm()
@@ -76,7 +67,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         for name, w in zip(TABS, (self.plots, self.results, self.samples, self.compare, self.data_panel,
                                   self.log_view)):
-            self.tabs.addTab(w, name.capitalize())
+            self.tabs.addTab(w, tab_label(name))
         self.tabs.setCornerWidget(self.actions.export_button(self), Qt.TopRightCorner)
         self.setCentralWidget(self.tabs)
         self._build_docks()
@@ -86,14 +77,16 @@ class MainWindow(QMainWindow):
 
         # wiring
         self.form.valid_changed.connect(lambda _ok: self._update_actions())
-        self.worker.events.connect(self.state.ingest_many)
-        self.worker.stderr_lines.connect(lambda lines: self.log_view.appendPlainText("\n".join(lines)))
-        self.worker.log_line.connect(lambda line: self.log_view.appendPlainText(f"[stdout] {line}"))
-        self.worker.finished.connect(self._on_worker_finished)
-        self.state.log_line.connect(self.log_view.appendPlainText)
-        self.state.error.connect(self._on_error_event)
-        self.state.finished.connect(lambda _ev: self.runs.refresh())
-        self.state.started.connect(lambda _ev: self.runs.refresh())
+        s = self.session
+        s.log.connect(lambda lines: self.log_view.appendPlainText("\n".join(lines)))
+        s.message.connect(lambda level, title, text, info, kind:
+                          self.show_message(ICONS.get(level, QMessageBox.Information), title, text, info, kind))
+        s.changed.connect(self._update_actions)
+        s.changed.connect(self._update_status)
+        s.launched.connect(lambda path: self.setWindowTitle(f"cramgui — {Path(path).name}"))
+        s.opened.connect(self._on_opened)
+        s.finished.connect(self._on_finished)
+        s.runs_changed.connect(self.runs.refresh)
         self.state.started.connect(lambda _ev: self._request_data_stats())   # the built-in corpus may exist now
         self._data_timer = QTimer(self)
         self._data_timer.setSingleShot(True)
@@ -178,105 +171,32 @@ class MainWindow(QMainWindow):
         self.actions.view_menu.addAction(self.setup_dock.toggleViewAction())
         self.actions.view_menu.addAction(self.runs_dock.toggleViewAction())
 
-    # -- running ----------------------------------------------------------------------------------------------
+    # -- running (the session does it; the window says what and shows the outcome) -------------------------------
     def start_run(self) -> bool:
-        if self.worker.is_running() or not self.form.is_valid():
+        if self.session.is_running() or not self.form.is_valid():
             return False
         cfg = self.form.config()
-        runs_dir = self.runs.runs_dir
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        run_dir = rundir.new_run_dir(runs_dir, cfg.name or self.form.preset() or "run").resolve()
-        args = ["train", *self.form.cli_args(), "--jsonl", "--run-dir", str(run_dir)]
-        self._stop_follower()
-        self.state.clear()
-        self.state.run_dir = str(run_dir)
+        run_dir = rundir.new_run_dir(self.runs.runs_dir, cfg.name or self.form.preset() or "run").resolve()
         banner = f"$ {self.form.command_line()} --run-dir {run_dir}"
         launch = self.form.launch_argv(str(run_dir), jsonl=True)
         if launch:
             banner += f"\n  (on {cfg.hardware.gpus} ranks: {shlex.join(launch)})"
-        self._launch(args, run_dir, banner)
+        self.session.start(self.form.train_args().on(str(run_dir), jsonl=True), banner)
         self.select_tab("training")
         return True
 
     def resume_run(self) -> bool:
-        if self.worker.is_running() or self.run_dir is None or not self._resumable():
-            return False
-        run_dir = self.run_dir
-        self._stop_follower()
-        if self.state.run_dir != str(run_dir):          # continue what is shown; load it when it is not
-            self.state.load_run_dir(run_dir)
-        self._launch(["train", "--resume", str(run_dir), "--jsonl"], run_dir, f"$ cram train --resume {run_dir}")
-        return True
-
-    def _launch(self, args: list[str], run_dir: Path, banner: str) -> None:
-        self.run_dir = Path(run_dir)
-        self._run_status = "running"
-        self._process_note = None
-        self._had_error_event = False
-        self.log_view.appendPlainText(banner)
-        self.worker.start(args, run_dir)
-        self.setWindowTitle(f"cramgui — {self.run_dir.name}")
-        self.runs.refresh()
-        self._update_actions()
+        return self.session.resume()
 
     def stop_run(self) -> None:
-        if self.worker.is_running():
-            self._process_note = "stopping…"
-            self.log_view.appendPlainText(f"Stopping (checkpoint, then exit; forced after {self.stop_grace_s:g} s)")
-            self.worker.stop(self.stop_grace_s)
-            self._update_actions()
+        self.session.stop()
 
     def kill_run(self) -> None:
-        if self.worker.is_running():
-            self.worker.kill()
+        self.session.kill()
 
-    def _on_worker_finished(self, code: int, last_stderr: str) -> None:
-        stopping = self.worker.stopping
-        done = self.state.done
-        if done is not None and code == 0:
-            self._process_note = None
-        else:
-            self._process_note = exit_text(code)
-        self.log_view.appendPlainText(f"Engine exited: {exit_text(code)}")
-        self._run_status = self._status_of_shown_run()
-        crashed = code != 0 and not (stopping and code in (-signal.SIGTERM, -signal.SIGKILL))
-        if crashed and not (self._had_error_event and code == 1):
-            self.show_message(QMessageBox.Critical, "The engine stopped unexpectedly",
-                              f"The engine process {exit_text(code)}.",
-                              "Last lines of its error output:\n\n" + (last_stderr or "(nothing on stderr)"))
-        elif stopping and code == -signal.SIGKILL:
-            self.show_message(QMessageBox.Warning, "Run killed",
-                              f"The engine did not stop within {self.stop_grace_s:g} s and was killed.",
-                              "The last checkpoint may be older than the last step shown.")
-        self.runs.refresh()
-        self._update_actions()
-        self._update_status()
+    def _on_finished(self, _code: int) -> None:
         if self._close_after_stop:
             QTimer.singleShot(0, self.close)
-
-    def _on_error_event(self, ev: dict) -> None:
-        self._had_error_event = True
-        hint = ev.get("hint") or ""
-        self.show_message(QMessageBox.Warning, "Engine error", str(ev.get("message") or "error"),
-                          f"Hint: {hint}" if hint else "", kind=str(ev.get("kind") or ""))
-
-    def _status_of_shown_run(self) -> str:
-        """Like engine.contract.rundir.summarize's status, from what RunState already read (no second pass over a long
-        events.jsonl): completed / stopped / failed from the events; else running while its writer lives."""
-        state = self.state.status.get("state") or "idle"
-        if state in ("completed", "stopped", "failed"):
-            return state
-        if self.worker.is_running():
-            return "running"
-        pid_file = self.run_dir / "worker.pid" if self.run_dir else None
-        try:
-            alive = pid_file is not None and rundir.pid_alive(int(pid_file.read_text().strip()))
-        except (OSError, ValueError):
-            alive = False
-        return "running" if alive else "interrupted"
-
-    def _resumable(self) -> bool:
-        return self.run_dir is not None and self._run_status in ("stopped", "interrupted", "failed")
 
     # -- opening runs -----------------------------------------------------------------------------------------
     def open_run_dialog(self) -> None:
@@ -286,33 +206,14 @@ class MainWindow(QMainWindow):
 
     def open_run(self, path) -> bool:
         """Replay a run directory (finished, stopped or still being written) and follow it while it grows."""
-        p = Path(path)
-        if self.worker.is_running():
-            self.show_message(QMessageBox.Information, "A run is in progress",
-                              "Stop the current run before opening another one.")
-            return False
-        if not rundir.is_run_dir(p):
-            self.show_message(QMessageBox.Warning, "Not a run directory",
-                              f"{p} has neither events.jsonl nor config.json.")
-            return False
-        self._stop_follower()
-        self.state.load_run_dir(p)
-        self.run_dir = p
-        self._run_status = self._status_of_shown_run()
-        self._process_note = None
-        self._writer_check = (0.0, None)
-        self.follower = RunFollower(p, offset=self.state.replay_offset, parent=self)
-        self.follower.events.connect(self.state.ingest_many)
-        self.follower.reset.connect(lambda: self.state.load_run_dir(p))
-        self.follower.start()
+        return self.session.open(path)
+
+    def _on_opened(self, path: str, status: str) -> None:
         self._show_run_config()
-        self.log_view.appendPlainText(f"Opened {p} ({self._run_status})")
-        self.setWindowTitle(f"cramgui — {p.name}")
-        self.statusBar().showMessage(f"Opened {p} ({self._run_status}); following it while it grows", 8000)
+        self.setWindowTitle(f"cramgui — {Path(path).name}")
+        self.statusBar().showMessage(f"Opened {path} ({status}); following it while it grows", 8000)
         if self.state.results:
             self.select_tab("results")
-        self._update_actions()
-        return True
 
     def compare_runs(self, paths: list[str]) -> None:
         self.compare.set_runs(paths)
@@ -325,12 +226,6 @@ class MainWindow(QMainWindow):
                 self.form.set_custom_config(RunConfig.from_dict(self.state.config))
             except (ConfigError, TypeError, AttributeError):
                 pass                          # a config from another engine version: leave the form alone
-
-    def _stop_follower(self) -> None:
-        if self.follower is not None:
-            self.follower.stop()
-            self.follower.deleteLater()
-            self.follower = None
 
     # -- UI helpers -------------------------------------------------------------------------------------------
     def select_tab(self, name: str) -> None:
@@ -356,12 +251,12 @@ class MainWindow(QMainWindow):
         return box
 
     def _update_actions(self) -> None:
-        running = self.worker.is_running()
+        running = self.session.is_running()
         a = self.actions
         a.start.setEnabled(not running and self.form.is_valid())
-        a.stop.setEnabled(running and not self.worker.stopping)
+        a.stop.setEnabled(running and not self.session.stopping)
         a.kill.setEnabled(running)
-        a.resume.setEnabled(not running and self._resumable())
+        a.resume.setEnabled(not running and self.session.resumable())
         a.open_run.setEnabled(not running)
         for w in (getattr(self, "fetch_button", None), getattr(self, "build_button", None)):
             if w is not None:
@@ -383,35 +278,11 @@ class MainWindow(QMainWindow):
             self.start_button.setToolTip(f"{a.start.toolTip()} ({a.start.shortcut().toString()})")
 
     def _update_status(self) -> None:
-        note = self._process_note if self._process_note else None
-        warning = False
-        if self.follower is not None and not self.worker.is_running() and not note:
-            note, warning = self._following_note()
+        note, warning = self.session.status_note(self.runs.stale_seconds())
         self.status_panel.update_status(self.state.status, note)
         self.status_panel.set_warning(warning)
-        self.status_panel.set_run(self.run_dir.name if self.run_dir else "")
-
-    def _following_note(self) -> tuple[str | None, bool]:
-        """For a run opened here and not finished: 'following — last event 3 s ago', or a stale warning past the
-        runs panel's threshold; 'interrupted' when its writer was on this machine and is gone."""
-        if self.state.done is not None or self.run_dir is None:
-            return None, False
-        now = time.monotonic()
-        when, info = self._writer_check
-        if info is None or now - when > 2.0:           # two small files, read at most every 2 s
-            info = (self._status_of_shown_run() == "running", writer_host(self.run_dir))
-            self._writer_check = (now, info)
-        alive_here, host_elsewhere = info
-        if not alive_here and not host_elsewhere:
-            return "interrupted", False
-        t = self.state.last_event_time
-        if t is None:
-            return "following — no event yet", False
-        age = max(0.0, time.time() - t)
-        where = f" on {host_elsewhere}" if host_elsewhere and not alive_here else ""
-        if age > self.runs.stale_seconds():
-            return f"stale — no event for {fmt_age(age)} (following{where})", True
-        return f"following{where} — last event {fmt_age(age)} ago", False
+        run_dir = self.session.run_dir
+        self.status_panel.set_run(run_dir.name if run_dir else "")
 
     # -- data -------------------------------------------------------------------------------------------------
     def _request_data_stats(self) -> None:
@@ -462,10 +333,10 @@ class MainWindow(QMainWindow):
 
     # -- closing ----------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        if self.worker.is_running():
+        if self.session.is_running():
             event.ignore()
             if self._close_after_stop:             # asked twice: do not wait for the checkpoint
-                self.worker.kill()
+                self.session.kill()
                 return
             box = QMessageBox(QMessageBox.Question, "A run is in progress",
                               "Stop the run and quit? The engine writes a checkpoint first; you can resume it "
@@ -481,13 +352,13 @@ class MainWindow(QMainWindow):
         for d in list(self.dialogs.values()):
             if hasattr(d, "is_running") and d.is_running():
                 d.task.cancel()                      # never leave a fetch behind
-        self._stop_follower()
+        self.session.close()
         self._status_timer.stop()
         super().closeEvent(event)
 
     def _confirm_close(self, yes: bool) -> None:
         self.close_box = None
-        if yes and self.worker.is_running():
+        if yes and self.session.is_running():
             self._close_after_stop = True
             self.stop_run()
         elif yes:
@@ -495,7 +366,7 @@ class MainWindow(QMainWindow):
 
     def quit_now(self) -> None:
         """SIGTERM/SIGINT to the console: no question; stop the run gracefully, then close."""
-        if self.worker.is_running() and not self._close_after_stop:
+        if self.session.is_running() and not self._close_after_stop:
             self._close_after_stop = True
             self.stop_run()
         else:
@@ -503,8 +374,7 @@ class MainWindow(QMainWindow):
 
     def shutdown_now(self) -> None:
         """Last resort at interpreter exit: never leave an engine behind."""
-        if self.worker.is_running():
-            self.worker.kill()
+        self.session.kill()
         for d in list(self.dialogs.values()):
             if hasattr(d, "is_running") and d.is_running():
                 d.task.worker.kill()

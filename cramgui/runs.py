@@ -1,11 +1,10 @@
-"""Run history: a runs folder listed (name, date, status, budget, best BLEU), and a follower that tails a run
-directory's events.jsonl written by a process the console did not start (a headless run, a cluster node)."""
+"""Run history: a runs folder listed (name, date, status, budget, best BLEU). Statuses come from
+engine.contract.rundir (summarize / run_status / writer_host); this module only adds staleness for display.
+Following one run's events.jsonl is cramgui.tailer.RunFollower."""
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,58 +14,13 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from engine.contract.events import decode
-from engine.contract.rundir import is_run_dir, pid_alive, summarize
+from engine.contract.paths import default_runs_dir
+from engine.contract.rundir import CONFIG, EVENTS, PID_FILE, is_run_dir, summarize, writer_alive, writer_host
+
+from .formatting import age, bleu, duration, status_colour
 
 COLUMNS = ("Name", "Started", "Status", "Budget", "Step", "Best dev BLEU", "Test BLEU-4")
-STATUS_COLORS = {"running": "#1565c0", "completed": "#2e7d32", "stopped": "#ef6c00", "failed": "#c62828",
-                 "interrupted": "#8d6e63", "stale": "#b71c1c"}
 STALE_MINUTES = 10          # default: a run that may still be written but said nothing for this long is stale
-
-
-def default_runs_dir() -> Path:
-    return Path(os.environ.get("CRAM_RUNS_DIR") or "runs")
-
-
-def fmt_duration(seconds) -> str:
-    if seconds is None:
-        return ""
-    try:
-        s = int(round(float(seconds)))
-    except (TypeError, ValueError):
-        return ""
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
-def fmt_age(seconds: float) -> str:
-    """3 s, 14 min, 2 h 05 min, 3 d 4 h."""
-    s = int(max(0.0, float(seconds)))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
-
-
-def run_host(d: Path) -> str | None:
-    """The host that wrote the run (env.json), None when unknown."""
-    try:
-        host = json.loads((Path(d) / "env.json").read_text(encoding="utf-8")).get("host")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return str(host) if host else None
-
-
-def writer_host(d) -> str | None:
-    """The other machine (a cluster node) that is writing the run, as far as this one can tell: its worker.pid
-    is still there (removed when the engine exits) and env.json names another host. None otherwise."""
-    d = Path(d)
-    if not (d / "worker.pid").is_file():
-        return None
-    host = run_host(d)
-    return host if host and host != socket.gethostname() else None
 
 
 def display_status(run: dict, now: float, stale_s: float) -> tuple[str, str]:
@@ -80,21 +34,14 @@ def display_status(run: dict, now: float, stale_s: float) -> tuple[str, str]:
         return status, ""
     if status == "interrupted" and not remote:
         return status, "its engine process is gone (no done event): Resume continues from the last checkpoint"
-    age = max(0.0, now - float(t))
+    elapsed = max(0.0, now - float(t))
     where = f" on {remote}" if remote and status != "running" else ""
-    if age > stale_s:
-        return (f"stale (no event for {fmt_age(age)})",
-                f"no event for {fmt_age(age)}: the run{where} may hang, or its writer died without a word")
+    if elapsed > stale_s:
+        return (f"stale (no event for {age(elapsed)})",
+                f"no event for {age(elapsed)}: the run{where} may hang, or its writer died without a word")
     if where:
-        return f"running{where}", f"written{where} (no process here); last event {fmt_age(age)} ago"
-    return status, f"last event {fmt_age(age)} ago"
-
-
-def _fmt_bleu(v) -> str:
-    try:
-        return f"{float(v):.2f}"
-    except (TypeError, ValueError):
-        return ""
+        return f"running{where}", f"written{where} (no process here); last event {age(elapsed)} ago"
+    return status, f"last event {age(elapsed)} ago"
 
 
 def _fmt_started(iso) -> str:
@@ -113,7 +60,7 @@ class _Bridge(QObject):
 
 def _signature(d: Path) -> tuple:
     sig = []
-    for name in ("events.jsonl", "config.json", "worker.pid"):
+    for name in (EVENTS, CONFIG, PID_FILE):
         try:
             st = (d / name).stat()
             sig.append((st.st_size, st.st_mtime_ns))
@@ -143,7 +90,7 @@ def scan_runs(base: Path, cache: dict) -> tuple[list[dict], dict]:
             osig, summary, when, took = old
             fresh = osig == sig
             if fresh and summary.get("status") == "running":
-                fresh = _pid_file_alive(d)              # a run whose writer died is 'interrupted' now
+                fresh = writer_alive(d)                 # a run whose writer died is 'interrupted' now
             elif not fresh and (summary.get("status") == "running" or summary.get("writer_host")) and \
                     now - when < max(2.0, 10 * took):
                 fresh = True                            # growing: re-read later
@@ -162,13 +109,6 @@ def scan_runs(base: Path, cache: dict) -> tuple[list[dict], dict]:
         out.append(summary)
     out.sort(key=lambda r: r["started"] or "", reverse=True)
     return out, new_cache
-
-
-def _pid_file_alive(d: Path) -> bool:
-    try:
-        return pid_alive(int((d / "worker.pid").read_text().strip()))
-    except (OSError, ValueError):
-        return False
 
 
 class RunsPanel(QWidget):
@@ -304,10 +244,6 @@ class RunsPanel(QWidget):
         runs, self._cache = scan_runs(self.runs_dir, self._cache)
         self._show(runs)
 
-    def selected_path(self) -> str | None:
-        paths = self.selected_paths()
-        return paths[0] if paths else None
-
     def selected_paths(self) -> list[str]:
         """Selected runs, in the table's order."""
         items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
@@ -334,7 +270,7 @@ class RunsPanel(QWidget):
         if item.text(2) != text:
             item.setText(2, text)
         item.setToolTip(2, tip)
-        color = STATUS_COLORS.get(text.split()[0] if text else "")
+        color = status_colour(text)
         item.setForeground(2, QBrush(QColor(color)) if color else QBrush())
 
     def row_texts(self) -> list[list[str]]:
@@ -359,10 +295,10 @@ class RunsPanel(QWidget):
         self.tree.clear()
         for r in runs:
             results = r.get("results") or {}
-            test = ", ".join(f"{lang} {_fmt_bleu(b)}" for lang, b in results.items() if b is not None)
+            test = ", ".join(f"{lang} {bleu(b)}" for lang, b in results.items() if b is not None)
             item = QTreeWidgetItem([r.get("name") or "", _fmt_started(r.get("started")), r.get("status") or "",
-                                    fmt_duration(r.get("budget_seconds")), str(r.get("step") or 0),
-                                    _fmt_bleu(r.get("best_dev_bleu")), test])
+                                    duration(r.get("budget_seconds")), str(r.get("step") or 0),
+                                    bleu(r.get("best_dev_bleu")), test])
             item.setData(0, Qt.UserRole, r["path"])
             item.setToolTip(0, r["path"])
             self._set_status(item, r, now, stale)
@@ -394,72 +330,3 @@ class RunsPanel(QWidget):
 
     def _emit_open(self, item: QTreeWidgetItem) -> None:
         self.open_requested.emit(item.data(0, Qt.UserRole))
-
-
-class RunFollower(QObject):
-    """Tail RUN_DIR/events.jsonl from a byte offset, every `interval_ms`: complete lines are parsed and delivered
-    as one `events(list)` batch per poll; a partial last line waits for the next poll. A file that shrinks (a new
-    run written over it) restarts from 0 and emits `reset`."""
-
-    events = Signal(list)
-    reset = Signal()
-
-    MAX_READ = 8 << 20       # bytes per poll: a huge file is replayed over a few polls, never freezing the GUI
-
-    def __init__(self, run_dir: str | os.PathLike, offset: int = 0, interval_ms: int = 500,
-                 parent: QObject | None = None):
-        super().__init__(parent)
-        self.run_dir = Path(run_dir)
-        self.path = self.run_dir / "events.jsonl"
-        self.offset = int(offset)
-        self.timer = QTimer(self)
-        self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self.poll)
-
-    def start(self) -> None:
-        self.timer.start()
-        QTimer.singleShot(0, self.poll)
-
-    def stop(self) -> None:
-        self.timer.stop()
-
-    def is_active(self) -> bool:
-        return self.timer.isActive()
-
-    def poll(self) -> int:
-        """Read what was appended since the last poll; returns the number of events delivered."""
-        try:
-            size = self.path.stat().st_size
-        except OSError:
-            return 0
-        if size < self.offset:
-            self.offset = 0
-            self.reset.emit()
-        if size == self.offset:
-            return 0
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read(min(size - self.offset, self.MAX_READ))
-        except OSError:
-            return 0
-        end = data.rfind(b"\n") + 1
-        if end == 0:
-            if len(data) >= self.MAX_READ:      # one line longer than a read: take it whole
-                with open(self.path, "rb") as fh:
-                    fh.seek(self.offset)
-                    line = fh.readline()
-                if line.endswith(b"\n"):
-                    self.offset += len(line)
-                    ev = decode(line)
-                    if ev is not None:
-                        self.events.emit([ev])
-                        return 1
-            return 0
-        self.offset += end
-        batch = [ev for ev in (decode(raw) for raw in data[:end].split(b"\n")) if ev is not None]
-        if batch:
-            self.events.emit(batch)
-        if self.offset < size:                 # more to replay: continue soon, after the GUI had its turn
-            QTimer.singleShot(0, self.poll)
-        return len(batch)

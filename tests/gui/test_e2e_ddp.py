@@ -36,16 +36,16 @@ def test_two_rank_cpu_run_from_the_console(qtbot, qloop, tmp_path, monkeypatch):
     box = win.form.command_box.toPlainText()
     assert "--nproc_per_node=2" in box and "--set hardware.gpus=2" in box
     win.start_button.click()
-    assert win.worker.is_running()
+    assert win.session.worker.is_running()
     try:
-        qtbot.waitUntil(lambda: not win.worker.is_running(), timeout=60_000)
+        qtbot.waitUntil(lambda: not win.session.worker.is_running(), timeout=60_000)
     finally:
-        if win.worker.is_running():
-            win.worker.kill()
-            qtbot.waitUntil(lambda: not win.worker.is_running(), timeout=10_000)
+        if win.session.worker.is_running():
+            win.session.worker.kill()
+            qtbot.waitUntil(lambda: not win.session.worker.is_running(), timeout=10_000)
     log = win.log_view.toPlainText()
-    assert win.worker.exit_code == 0, log[-3000:]
-    run_dir = win.run_dir
+    assert win.session.worker.exit_code == 0, log[-3000:]
+    run_dir = win.session.run_dir
     # the exact launch line shown at start is the one the engine ran
     launch = shlex.join(win.form.launch_argv(str(run_dir), jsonl=True))
     assert f"(on 2 ranks: {launch})" in log

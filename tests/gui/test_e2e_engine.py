@@ -39,9 +39,9 @@ def test_start_to_results_with_the_real_engine(qtbot, qloop, tmp_path, monkeypat
         else:
             ed.edit.setText(value)
     assert win.form.is_valid(), win.form.errors()
-    assert win.worker.command[1:] == ["-m", "engine"]
+    assert win.session.worker.command[1:] == ["-m", "engine"]
     win.start_button.click()
-    assert win.worker.is_running()
+    assert win.session.worker.is_running()
 
     model = win.results.model
 
@@ -49,15 +49,15 @@ def test_start_to_results_with_the_real_engine(qtbot, qloop, tmp_path, monkeypat
         return [r for r in range(model.rowCount()) if model.row_kind(r) == "ours"]
 
     try:
-        qtbot.waitUntil(lambda: bool(our_rows()) and not win.worker.is_running(), timeout=180_000)
+        qtbot.waitUntil(lambda: bool(our_rows()) and not win.session.worker.is_running(), timeout=180_000)
     finally:
-        if win.worker.is_running():
-            win.worker.kill()
-            qtbot.waitUntil(lambda: not win.worker.is_running(), timeout=10_000)
+        if win.session.worker.is_running():
+            win.session.worker.kill()
+            qtbot.waitUntil(lambda: not win.session.worker.is_running(), timeout=10_000)
 
-    assert win.worker.exit_code == 0, win.log_view.toPlainText()[-3000:]
+    assert win.session.worker.exit_code == 0, win.log_view.toPlainText()[-3000:]
     assert not [b for b in win.message_boxes if b.isVisible()]
-    run_dir = win.run_dir
+    run_dir = win.session.run_dir
     assert run_dir.parent == (tmp_path / "runs").resolve()
     cfg = win.state.config
     assert cfg["budget"]["seconds"] == 8 and cfg["eval"]["beam_size"] == 2 and cfg["data"]["max_train"] == 300

@@ -33,9 +33,9 @@ def make_window(qtbot, qloop, tmp_path, fake_engine_cmd):
 
     yield make
     for win in windows:                      # never leave an engine behind, even when a test failed
-        if win.worker.is_running():
-            win.worker.kill()
-            qtbot.waitUntil(lambda w=win: not w.worker.is_running(), timeout=10000)
+        if win.session.worker.is_running():
+            win.session.worker.kill()
+            qtbot.waitUntil(lambda w=win: not w.session.worker.is_running(), timeout=10000)
 
 
 def visible_boxes(win):
@@ -43,7 +43,7 @@ def visible_boxes(win):
 
 
 def wait_finished(qtbot, win, timeout=20000):
-    qtbot.waitUntil(lambda: not win.worker.is_running(), timeout=timeout)
+    qtbot.waitUntil(lambda: not win.session.worker.is_running(), timeout=timeout)
 
 
 def fake_run_dir(tmp_path, *switches, name="finished") -> Path:
@@ -67,12 +67,12 @@ def test_start_streams_into_views_and_keeps_loop_responsive(qtbot, make_window, 
     lateness_probe.start()
     t0 = time.perf_counter()
     win.start_button.click()
-    assert win.worker.is_running()
+    assert win.session.worker.is_running()
     assert not win.actions.start.isEnabled() and win.actions.stop.isEnabled()
-    args = win.worker.args
-    assert args[:5] == ["train", "--preset", "smoke", "--set", "budget.seconds=8.0"]
-    assert "--jsonl" in args and args[args.index("--run-dir") + 1] == str(win.run_dir)
-    assert win.run_dir.parent == (win.runs.runs_dir).resolve()
+    args = win.session.worker.args
+    assert args == ["train", "--preset", "smoke", "--run-dir", str(win.session.run_dir), "--set", "budget.seconds=8.0",
+                    "--jsonl"]                          # engine.contract.launch.TrainArgs order
+    assert win.session.run_dir.parent == (win.runs.runs_dir).resolve()
     wait_finished(qtbot, win, 30000)
     wall = time.perf_counter() - t0
     lateness_probe.stop()
@@ -132,22 +132,22 @@ def test_stop_then_resume_continues_the_same_run(qtbot, make_window, pid_alive):
     win = make_window("--events", "10", "--hang-until-term")
     win.start_run()
     qtbot.waitUntil(lambda: len(win.state.steps) == 10, timeout=20000)
-    pid = win.worker.pid
+    pid = win.session.worker.pid
     assert not win.actions.resume.isEnabled()
     win.actions.stop.trigger()
     assert not win.actions.stop.isEnabled()
     wait_finished(qtbot, win)
-    assert win.worker.exit_code == 0 and not pid_alive(pid)
+    assert win.session.worker.exit_code == 0 and not pid_alive(pid)
     assert win.state.done["stopped"] is True and win.state.status["state"] == "stopped"
     assert not visible_boxes(win)
-    run_dir = win.run_dir
+    run_dir = win.session.run_dir
     assert win.actions.resume.isEnabled() and win.resume_button.isEnabled()
 
-    win.worker.command = win.worker.command[:2] + ["--events", "7"]
+    win.session.worker.command = win.session.worker.command[:2] + ["--events", "7"]
     win.resume_button.click()
-    assert win.worker.args == ["train", "--resume", str(run_dir), "--jsonl"]
+    assert win.session.worker.args == ["train", "--resume", str(run_dir), "--jsonl"]
     wait_finished(qtbot, win)
-    assert win.run_dir == run_dir
+    assert win.session.run_dir == run_dir
     steps = list(win.state.steps.view("step"))
     assert steps == list(range(1, 18)), "the state continues: steps 1..10 then 11..17"
     assert win.state.started_event["resumed"] is True and win.state.status["state"] == "completed"
@@ -162,10 +162,10 @@ def test_keyboard_shortcuts_start_stop_export(qtbot, make_window, monkeypatch, t
     win.activateWindow()
     qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=3000)
     qtbot.keyClick(win, Qt.Key_R, Qt.ControlModifier)
-    assert win.worker.is_running()
+    assert win.session.worker.is_running()
     qtbot.waitUntil(lambda: len(win.state.steps) == 5, timeout=20000)
     qtbot.keyClick(win, Qt.Key_Period, Qt.ControlModifier)
-    assert win.worker.stopping
+    assert win.session.worker.stopping
     wait_finished(qtbot, win)
     assert win.state.done["stopped"] is True
     win.select_tab("training")
@@ -181,15 +181,15 @@ def test_open_a_stopped_run_then_resume_it(qtbot, make_window):
     qtbot.waitUntil(lambda: len(first.state.steps) == 8, timeout=20000)
     first.stop_run()
     wait_finished(qtbot, first)
-    run_dir = first.run_dir
+    run_dir = first.session.run_dir
 
     win = make_window("--events", "4")
     assert not win.actions.resume.isEnabled()
     win.open_run(run_dir)
     assert win.actions.resume.isEnabled() and len(win.state.steps) == 8
     win.actions.resume.trigger()
-    assert win.worker.args == ["train", "--resume", str(run_dir), "--jsonl"]
-    assert win.follower is None, "the worker's stream replaces the file follower"
+    assert win.session.worker.args == ["train", "--resume", str(run_dir), "--jsonl"]
+    assert win.session.follower is None, "the worker's stream replaces the file follower"
     wait_finished(qtbot, win)
     assert list(win.state.steps.view("step")) == list(range(1, 13))
     assert win.state.status["state"] == "completed"
@@ -203,7 +203,7 @@ def test_invalid_form_disables_start_until_fixed(qtbot, make_window):
     assert row.error_label.isVisible() and "below the minimum" in row.error_label.text()
     assert "train.lr" in win.start_button.toolTip()
     assert win.problems_label.isVisible() and win.problems_label.text() == "Fix 1 field to start: train.lr"
-    assert win.start_run() is False and not win.worker.is_running()
+    assert win.start_run() is False and not win.session.worker.is_running()
     win.form.editor("train.lr").edit.setText("1e-3")
     assert win.actions.start.isEnabled() and win.start_button.isEnabled()
     assert not row.error_label.isVisible() and not win.problems_label.isVisible()
@@ -232,7 +232,7 @@ def _finished_window(qtbot, make_window):
 def test_every_export_through_the_menu(qtbot, make_window, tmp_path, monkeypatch):
     win = _finished_window(qtbot, make_window)
     other = fake_run_dir(tmp_path, "--events", "10", "--results", name="other")
-    win.compare_runs([str(win.run_dir), str(other)])
+    win.compare_runs([str(win.session.run_dir), str(other)])
     assert win.current_tab() == "compare"
     out = tmp_path / "exports"
     out.mkdir()
@@ -243,7 +243,7 @@ def test_every_export_through_the_menu(qtbot, make_window, tmp_path, monkeypatch
         return str(out / Path(start).name), filt
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", fake_dialog)
-    for key, action in win.actions.exports.items():
+    for action in win.actions.exports.values():
         assert action in win.actions.export_menu.actions()
         action.trigger()
     names = sorted(p.name for p in out.iterdir())
@@ -339,7 +339,7 @@ def test_follow_a_run_written_by_another_process(qtbot, make_window, tmp_path, r
     (d / "worker.pid").write_text(str(writer.pid))
     win = make_window()
     win.open_run(d)
-    assert len(win.state.steps) == 5 and win.follower is not None
+    assert len(win.state.steps) == 5 and win.session.follower is not None
     qtbot.wait(300)
     assert "following — last event" in win.status_panel.text() and not win.status_panel.is_warning()
     assert not win.actions.resume.isEnabled() and not win.actions.stop.isEnabled()
@@ -379,13 +379,13 @@ def test_closing_during_a_run_asks_then_stops_the_worker(qtbot, make_window, pid
     win = make_window("--events", "5", "--hang-until-term")
     win.start_run()
     qtbot.waitUntil(lambda: len(win.state.steps) == 5, timeout=20000)
-    pid = win.worker.pid
+    pid = win.session.worker.pid
     win.close()
     assert win.isVisible(), "a question first"
     box = win.close_box
     assert box is not None and box.isVisible() and "Stop the run" in box.text()
     box.button(QMessageBox.Cancel).click()
-    assert win.isVisible() and win.worker.is_running()
+    assert win.isVisible() and win.session.worker.is_running()
 
     win.close()
     win.close_box.button(QMessageBox.Yes).click()
@@ -407,9 +407,10 @@ def test_importing_the_gui_does_not_import_torch(tmp_path):
         "w.open_fetch_dialog(); w.open_build_dialog(); w.open_job_script_dialog(); app.processEvents()\n"
         "heavy = ('torch', 'transformers', 'tokenizers', 'safetensors', 'datasets', 'tree_sitter', 'pyarrow')\n"
         "bad = [m for m in heavy if m in sys.modules]\n"
-        "pure = {'engine', 'engine.contract.config', 'engine.contract.events', 'engine.contract.rundir', 'engine.contract.compare', 'engine.contract.slurm',\n"
-        "        'engine.contract.launch', 'engine.corpus', 'engine.data', 'engine.fetch', 'engine.treesitter_corpus'}\n"
-        "bad += sorted(m for m in sys.modules if m.startswith('engine.') and m not in pure)\n"
+        "pure = {'engine', 'engine.resources', 'engine.tasks', 'engine.corpus', 'engine.data', 'engine.fetch',\n"
+        "        'engine.treesitter_corpus'}\n"
+        "bad += sorted(m for m in sys.modules if m.startswith('engine.') and m not in pure\n"
+        "              and not m.startswith('engine.contract'))\n"
         "print('BAD', bad)\n"
         "sys.exit(1 if bad else 0)\n")
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,

@@ -7,7 +7,9 @@ import subprocess
 
 from PySide6.QtWidgets import QFileDialog
 
-from cramgui.runs import COLUMNS, RunFollower, RunsPanel, default_runs_dir, fmt_duration, scan_runs
+from cramgui.formatting import duration
+from cramgui.runs import COLUMNS, RunsPanel, default_runs_dir, scan_runs
+from cramgui.tailer import RunFollower
 from engine.contract.events import encode
 
 
@@ -117,7 +119,7 @@ def test_default_runs_dir_and_durations(monkeypatch, tmp_path):
     assert default_runs_dir() == tmp_path
     monkeypatch.delenv("CRAM_RUNS_DIR")
     assert str(default_runs_dir()) == "runs"
-    assert fmt_duration(3725) == "1:02:05" and fmt_duration(None) == ""
+    assert duration(3725) == "1:02:05" and duration(None) == ""
 
 
 def test_scan_cache_rereads_only_changed_runs(tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ import subprocess
 import time
 
 from cramgui.main_window import MainWindow
-from cramgui.runs import COLUMNS, RunsPanel, display_status, fmt_age
+from cramgui.formatting import age
+from cramgui.runs import COLUMNS, RunsPanel, display_status
 from engine.contract.events import encode
 
 
@@ -69,7 +70,7 @@ def test_runs_list_marks_stale_runs(qtbot, tmp_path, request):
 
     run = {"status": "running", "last_event_time": 1000.0}
     assert display_status(run, 1000.0 + 3 * 3600 + 120, 600)[0] == "stale (no event for 3 h 02 min)"
-    assert fmt_age(3) == "3 s" and fmt_age(90000) == "1 d 1 h"
+    assert age(3) == "3 s" and age(90000) == "1 d 1 h"
 
 
 def test_following_window_shows_last_event_age_and_stale_warning(qtbot, qloop, tmp_path, request):
@@ -106,6 +107,6 @@ def test_following_a_cluster_run(qtbot, qloop, tmp_path):
     qtbot.waitUntil(lambda: "following on node17 — last event" in win.status_panel.text(), timeout=3000)
     # the same run written here by a process that is gone: interrupted, not followed as live
     (d / "env.json").write_text(json.dumps({"host": socket.gethostname()}))
-    win._writer_check = (0.0, None)
+    win.session.recheck_writer()
     qtbot.waitUntil(lambda: "interrupted" in win.status_panel.text(), timeout=3000)
     assert not win.status_panel.is_warning()

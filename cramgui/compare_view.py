@@ -7,18 +7,18 @@ events.jsonl through RunState, so the comparison shows exactly what each run's o
 from __future__ import annotations
 
 import csv
-import math
 import os
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.contract import compare
 
-from .export import plot_to_png
+from .export import CSV, PNG, plot_to_png, save_as
+from .formatting import DASH, fixed
 from .plots import ema
 from .run_state import RunState
 
@@ -27,10 +27,9 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c
 
 
 def _cell(v) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return "–" if not math.isfinite(v) else f"{v:.2f}"
+    """BLEU with two decimals, a dash when missing; other values (names, counts) as they are."""
+    if v is None or isinstance(v, float):
+        return fixed(v, 2, missing=DASH)
     return str(v)
 
 
@@ -177,12 +176,8 @@ class CompareView(QWidget):
     def export_png(self, path) -> None:
         plot_to_png(self.plot, path)
 
-    def _export_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export comparison table", "comparison.csv", "CSV (*.csv)")
-        if path:
-            self.export_csv(path)
+    def _export_csv_dialog(self) -> str | None:
+        return save_as(self, "Run comparison table (CSV)", "comparison.csv", CSV, self.export_csv)
 
-    def _export_png_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export loss overlay", "comparison.png", "PNG (*.png)")
-        if path:
-            self.export_png(path)
+    def _export_png_dialog(self) -> str | None:
+        return save_as(self, "Run comparison plot (PNG)", "comparison.png", PNG, self.export_png)

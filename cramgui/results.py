@@ -1,18 +1,19 @@
 """Per-language BLEU-4 results beside published reference numbers: a table and a grouped bar chart."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
                                QTableView, QVBoxLayout, QWidget)
 
 from engine.contract.config import LANGUAGES
 
-from .export import plot_to_png, table_model_to_csv
+from engine.contract.events import number
+
+from .export import CSV, PNG, plot_to_png, save_as, table_model_to_csv
+from .formatting import fixed
 from .references import DEFAULT_REFERENCES, load_reference_table, select_references
 from .run_state import RunState
 
@@ -20,21 +21,6 @@ OURS = "this run"
 MEAN = "mean"
 BASE_COLUMNS = ("Model", "Language", "Examples", "BLEU-4", "NLTK BLEU-4", "Best dev BLEU", "Decode s")
 BAR_COLORS = [(40, 100, 200), (230, 140, 40), (120, 120, 120), (60, 160, 90), (170, 70, 160)]
-
-
-def _f(v) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _fmt(v, digits=2, signed=False) -> str:
-    v = _f(v)
-    if v is None:
-        return ""
-    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
 
 def _lang_order(langs) -> list[str]:
@@ -75,45 +61,45 @@ class ResultsTableModel(QAbstractTableModel):
             if res is not None:
                 self._add_ours(lang, res, best_dev.get(lang))
             for ref in self.references:
-                self._add_ref(ref, lang, _f(ref.get(lang)))
-        done = [lang for lang in langs if lang in results and _f(results[lang].get("bleu4")) is not None]
+                self._add_ref(ref, lang, number(ref.get(lang)))
+        done = [lang for lang in langs if lang in results and number(results[lang].get("bleu4")) is not None]
         if len(done) >= 2:
-            mean = {"n": sum(int(_f(results[x].get("n")) or 0) for x in done),
-                    "bleu4": float(np.mean([_f(results[x].get("bleu4")) for x in done]))}
-            nltk = [_f(results[x].get("nltk_bleu4")) for x in done]
+            mean = {"n": sum(int(number(results[x].get("n")) or 0) for x in done),
+                    "bleu4": float(np.mean([number(results[x].get("bleu4")) for x in done]))}
+            nltk = [number(results[x].get("nltk_bleu4")) for x in done]
             if all(v is not None for v in nltk):
                 mean["nltk_bleu4"] = float(np.mean(nltk))
-            dec = [_f(results[x].get("decode_seconds")) for x in done]
+            dec = [number(results[x].get("decode_seconds")) for x in done]
             if all(v is not None for v in dec):
                 mean["decode_seconds"] = float(np.sum(dec))
             label = f"{MEAN} ({len(done)})"
             self._add_ours(label, mean, best_dev.get(MEAN), ref_langs=done)
             for ref in self.references:
-                vals = [_f(ref.get(x)) for x in done]
+                vals = [number(ref.get(x)) for x in done]
                 self._add_ref(ref, label, float(np.mean(vals)) if all(v is not None for v in vals) else None)
         self.endResetModel()
 
     def _add_ours(self, lang, res, best_dev, ref_langs=None) -> None:
-        bleu = _f(res.get("bleu4"))
+        bleu = number(res.get("bleu4"))
         deltas = []
         for ref in self.references:
             if ref_langs is None:
-                rv = _f(ref.get(lang))
+                rv = number(ref.get(lang))
             else:
-                vals = [_f(ref.get(x)) for x in ref_langs]
+                vals = [number(ref.get(x)) for x in ref_langs]
                 rv = float(np.mean(vals)) if all(v is not None for v in vals) else None
             deltas.append(None if bleu is None or rv is None else bleu - rv)
-        n = _f(res.get("n"))
-        values = [OURS, lang, None if n is None else int(n), bleu, _f(res.get("nltk_bleu4")), _f(best_dev),
-                  _f(res.get("decode_seconds"))] + deltas
-        text = [OURS, lang, "" if n is None else str(int(n)), _fmt(bleu), _fmt(res.get("nltk_bleu4")),
-                _fmt(best_dev), _fmt(res.get("decode_seconds"), 1)] + [_fmt(d, signed=True) for d in deltas]
+        n = number(res.get("n"))
+        values = [OURS, lang, None if n is None else int(n), bleu, number(res.get("nltk_bleu4")), number(best_dev),
+                  number(res.get("decode_seconds"))] + deltas
+        text = [OURS, lang, "" if n is None else str(int(n)), fixed(bleu), fixed(res.get("nltk_bleu4")),
+                fixed(best_dev), fixed(res.get("decode_seconds"), 1)] + [fixed(d, signed=True) for d in deltas]
         tip = f"beam size {res.get('beam_size')}, split {res.get('split')}" if res.get("beam_size") else ""
         self._rows.append({"kind": "ours", "values": values, "text": text, "tooltip": tip})
 
     def _add_ref(self, ref, lang, value) -> None:
         values = [ref["model"], lang, None, value, None, None, None] + [None] * len(self.references)
-        text = [ref["model"], lang, "", _fmt(value), "", "", ""] + [""] * len(self.references)
+        text = [ref["model"], lang, "", fixed(value), "", "", ""] + [""] * len(self.references)
         self._rows.append({"kind": "ref", "values": values, "text": text,
                            "tooltip": f"published: {ref.get('source') or '?'}"})
 
@@ -237,7 +223,7 @@ class ResultsView(QWidget):
         self._update_caption()
         self._draw_chart(_lang_order(set(st.results) | set(langs)))
         if st.results:
-            parts = [f"{lang} {_fmt(r.get('bleu4'))}" for lang, r in
+            parts = [f"{lang} {fixed(r.get('bleu4'))}" for lang, r in
                      ((x, st.results[x]) for x in _lang_order(st.results))]
             self.summary.setText("BLEU-4 (this run): " + ", ".join(parts))
         else:
@@ -278,7 +264,7 @@ class ResultsView(QWidget):
         best: dict = {}
         overall = None
         for e in self.state.evals:
-            b = _f(e.get("dev_bleu"))
+            b = number(e.get("dev_bleu"))
             if b is None:
                 continue
             lang = e.get("language")
@@ -287,7 +273,7 @@ class ResultsView(QWidget):
             else:
                 overall = b if overall is None else max(overall, b)
         if overall is None:
-            overall = _f(self.state.status.get("best_dev_bleu"))
+            overall = number(self.state.status.get("best_dev_bleu"))
         out = {lang: best.get(lang, overall) for lang in set(self.state.results) | set(best)}
         out[MEAN] = overall
         return out
@@ -298,8 +284,8 @@ class ResultsView(QWidget):
             pi.removeItem(item)
         self._bars = []
         self.legend.clear()
-        series = [(OURS, [_f((self.state.results.get(x) or {}).get("bleu4")) for x in langs])]
-        series += [(r["model"], [_f(r.get(x)) for x in langs]) for r in self.references]
+        series = [(OURS, [number((self.state.results.get(x) or {}).get("bleu4")) for x in langs])]
+        series += [(r["model"], [number(r.get(x)) for x in langs]) for r in self.references]
         if not langs:
             return
         k = len(series)
@@ -326,12 +312,8 @@ class ResultsView(QWidget):
         pi.setXRange(-0.6, len(langs) - 0.4, padding=0)
         pi.setYRange(0, ymax * 1.3, padding=0)   # headroom for the legend and value labels
 
-    def _export_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export results", "results.csv", "CSV (*.csv)")
-        if path:
-            self.export_csv(path)
+    def _export_csv_dialog(self) -> str | None:
+        return save_as(self, "Results table (CSV)", "results.csv", CSV, self.export_csv, folder=self.state.run_dir)
 
-    def _export_png_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export BLEU chart", "bleu.png", "PNG image (*.png)")
-        if path:
-            self.export_png(path)
+    def _export_png_dialog(self) -> str | None:
+        return save_as(self, "Results chart (PNG)", "bleu.png", PNG, self.export_png, folder=self.state.run_dir)

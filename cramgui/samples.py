@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import csv
-import math
 import os
 import random
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
 
+from engine.contract.events import number
+
+from .export import CSV, save_as
+from .formatting import bleu as bleu_text
 from .run_state import RunState
 
 SORTS = ("best", "worst", "random")
@@ -20,16 +23,11 @@ CSV_COLUMNS = ("language", "idx", "BLEU", "reference", "prediction", "code")
 
 
 def _bleu(item: dict) -> float | None:
-    try:
-        f = float(item.get("bleu"))
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+    return number(item.get("bleu"))
 
 
 def fmt_bleu(item: dict) -> str:
-    b = _bleu(item)
-    return "" if b is None else f"{b:.2f}"
+    return bleu_text(item.get("bleu"))
 
 
 def _one_line(s) -> str:
@@ -240,11 +238,9 @@ class SamplesView(QWidget):
         self.prediction_view.setText(str(item.get("prediction") or ""))
         self.code_view.setPlainText(str(item.get("code") or ""))
 
-    def _export_dialog(self) -> None:
+    def _export_dialog(self) -> str | None:
         name = f"samples_{self.current_language() or 'none'}.csv"
-        path, _ = QFileDialog.getSaveFileName(self, "Export samples", name, "CSV (*.csv)")
-        if path:
-            self.export_csv(path)
+        return save_as(self, "Samples shown (CSV)", name, CSV, self.export_csv, folder=self.state.run_dir)
 
 
 def _idx_key(it: dict):

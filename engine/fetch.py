@@ -63,6 +63,7 @@ CONNECT_TIMEOUT = 3.0      # seconds to reach the Hub before giving up
 CHUNK = 1000               # rows between progress reports and cancel checks
 _TRUE = {"1", "on", "yes", "true"}
 
+
 class FetchError(RuntimeError):
     """The data cannot be fetched. The message says why, and what to download by hand and where to put it."""
 

@@ -5,7 +5,9 @@ import csv
 
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
-from cramgui.export import evals_to_csv, history_to_csv, table_model_to_csv
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
+
+from cramgui.export import CSV, evals_to_csv, history_to_csv, save_as, table_model_to_csv
 from cramgui.run_state import RunState
 
 
@@ -57,3 +59,46 @@ def test_table_model_to_csv(qapp, tmp_path):
     table_model_to_csv(m, path)
     assert read(path) == [["a", "b, with comma", "c"], ['0-0 "q"', '0-1 "q"', '0-2 "q"'],
                           ['1-0 "q"', '1-1 "q"', ""]]
+
+
+def test_save_as_is_the_one_export_path(qtbot, tmp_path, monkeypatch):
+    """save_as: dialog at FOLDER/NAME, extension added, status-bar confirmation, error box, None when cancelled;
+    the views' own Export buttons go through it."""
+    from cramgui.compare_view import CompareView
+    from cramgui.results import ResultsView
+    from cramgui.samples import SamplesView
+
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    asked = []
+    answer = {"path": str(tmp_path / "out")}
+
+    def dialog(parent, title, start, filt):
+        asked.append((title, start, filt))
+        return answer["path"], filt
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
+    written = []
+    assert save_as(win, "Thing (CSV)", "thing.csv", CSV, written.append, folder=tmp_path) == str(tmp_path / "out.csv")
+    assert written == [str(tmp_path / "out.csv")] and asked[-1] == ("Thing (CSV)", str(tmp_path / "thing.csv"), CSV)
+    assert "Exported Thing (CSV) to" in win.statusBar().currentMessage()
+
+    def fail(path):
+        raise OSError("disk full")
+
+    assert save_as(win, "Thing (CSV)", "thing.csv", CSV, fail) is None
+    box = win.findChild(QMessageBox, "message_export")
+    assert box is not None and box.isVisible() and "disk full" in box.informativeText()
+    box.close()
+    answer["path"] = ""
+    assert save_as(win, "Thing (CSV)", "thing.csv", CSV, written.append) is None and len(written) == 1
+
+    answer["path"] = str(tmp_path / "view")
+    state = RunState()
+    for view, buttons in ((ResultsView(state), ("csv_button", "png_button")), (SamplesView(state), ("csv_button",)),
+                          (CompareView(), ("csv_btn", "png_btn"))):
+        qtbot.addWidget(view)
+        for name in buttons:
+            n = len(asked)
+            getattr(view, name).click()
+            assert len(asked) == n + 1, (type(view).__name__, name)

@@ -43,9 +43,10 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
     timer, events, due = StepTimer(s.train_enc), StepEvents(emit, s, st.elapsed), Milestones(cfg.eval, st.elapsed)
     s.model.train()
     clock.start()
-    group = plan.next_group(st)
+    group = plan.next_group(st)              # the next step's batches, all ranks'
     while True:
-        d = decide(st, cfg.budget, clock, timer.predict(plan.mine(group)), stop.requested, dist, s.hw.device,
+        mine = plan.mine(group)              # this rank's share
+        d = decide(st, cfg.budget, clock, timer.predict(mine), stop.requested, dist, s.hw.device,
                    evaluate_due=due.eval_due(st.elapsed), checkpoint_due=due.checkpoint_due(st.elapsed))
         if d.stop:
             break
@@ -59,14 +60,14 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
         t0 = time.perf_counter()
         t = cfg.train
         lr = t.lr * lr_factor(t.schedule, clock.progress, st.step, s.total_steps, t.warmup)
-        r = train_step(s, plan.mine(group), lr, collate=collate)
+        r = train_step(s, mine, lr, collate=collate)
         examples = sum(map(len, group))
         st.step += 1
         st.batch_in_epoch += len(group)
         st.tokens_seen += r.tokens
         st.examples_seen += examples
         s.hw.synchronize()
-        timer.observe(time.perf_counter() - t0, plan.mine(group))
+        timer.observe(time.perf_counter() - t0, mine)
         st.elapsed = clock.elapsed
         loss = r.loss_sum / max(r.n_tok, 1)
         if not math.isfinite(loss):

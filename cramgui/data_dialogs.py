@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
-from engine import fetch  # HUB_DATASET and EXPECTED_COUNTS only, until engine.contract.paths has them
-from engine.contract.paths import LANGUAGES, SPLITS, codexglue_dir, source_corpus_dir
+from engine.contract.paths import (CODEXGLUE_COUNTS, CODEXGLUE_HUB_DATASET, LANGUAGES, SPLITS, codexglue_dir,
+                                   source_corpus_dir)
 
 from .data_task import DataTask
 
@@ -233,14 +233,14 @@ class FetchDialog(_TaskDialog):
         self.setObjectName("fetchDialog")
         self.intro.setText(
             "Downloads the CodeXGLUE code-to-text sets (the paper's train / valid / test splits, from the Hugging "
-            f"Face dataset {fetch.HUB_DATASET}) into one folder per language. Files already complete are skipped; "
+            f"Face dataset {CODEXGLUE_HUB_DATASET}) into one folder per language. Files already complete are skipped; "
             "a cancelled fetch resumes where it stopped.")
         grid = QGridLayout()
         grid.setHorizontalSpacing(16)
         grid.setVerticalSpacing(2)
         self.boxes: dict[str, QCheckBox] = {}
         for i, lang in enumerate(LANGUAGES):
-            c = fetch.EXPECTED_COUNTS.get(lang, {})
+            c = CODEXGLUE_COUNTS.get(lang, {})
             total = sum(c.values())
             b = QCheckBox(f"{lang}  ({total / 1000:,.1f}k examples)")
             b.setToolTip(f"{lang}: train / valid / test = {_fmt_counts(c)}")

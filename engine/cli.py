@@ -196,10 +196,10 @@ def _data_task(args, task: str, out: Path, run) -> tuple[int, dict | None]:
     messages (and `error` events). Returns (exit code, manifest or None)."""
     import signal
 
-    from .corpus import Cancelled
+    from .tasks import Cancelled
     from .contract.events import encode
     from .fetch import FetchError
-    from .treesitter_corpus import SourceError
+    from .corpus import SourceError
 
     cancelled = [False]
     signal.signal(signal.SIGTERM, lambda *_: cancelled.__setitem__(0, True))
@@ -220,10 +220,11 @@ def _data_task(args, task: str, out: Path, run) -> tuple[int, dict | None]:
 
 
 def _data_build(args) -> int:
-    from .treesitter_corpus import build_source_corpus, default_source_corpus_dir
+    from .contract.paths import source_corpus_dir
+    from .corpus import build_source_corpus
 
     src = Path(args.src_dir)
-    out = Path(args.out) if args.out else default_source_corpus_dir(src, args.language)
+    out = Path(args.out) if args.out else source_corpus_dir(src, args.language)
     code, manifest = _data_task(args, "build", out, lambda progress, cancel: build_source_corpus(
         src, args.language, out, progress=progress, cancel=cancel))
     if code or args.jsonl:
@@ -238,9 +239,10 @@ def _data_build(args) -> int:
 
 
 def _data_fetch(args) -> int:
-    from .fetch import default_codexglue_dir, fetch_codexglue
+    from .contract.paths import codexglue_dir
+    from .fetch import fetch_codexglue
 
-    out = Path(args.out) if args.out else default_codexglue_dir()
+    out = Path(args.out) if args.out else codexglue_dir()
     langs = [x.strip() for x in args.languages.split(",") if x.strip()] if args.languages else None
     code, manifest = _data_task(args, "fetch", out, lambda progress, cancel: fetch_codexglue(
         out, langs, args.source, progress=progress, cancel=cancel))

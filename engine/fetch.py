@@ -37,11 +37,12 @@ import urllib.request
 from pathlib import Path
 from collections.abc import Callable
 
-from .contract.paths import LANGUAGES, SPLITS, codexglue_dir
+from .contract.paths import CODEXGLUE_COUNTS as EXPECTED_COUNTS
+from .contract.paths import CODEXGLUE_HUB_DATASET as HUB_DATASET
+from .contract.paths import LANGUAGES, SPLITS
 from .contract.rundir import atomic_write_json
 from .tasks import CancelCheck, Cancelled, Progress
 
-HUB_DATASET = "google/code_x_glue_ct_code_to_text"
 HUB_URL = f"https://huggingface.co/datasets/{HUB_DATASET}"
 ORIGINAL_ZIP = "https://github.com/microsoft/CodeXGLUE/raw/main/Code-Text/code-to-text/dataset.zip"
 CODESEARCHNET_ZIP = "https://zenodo.org/record/7857872/files/{lang}.zip"
@@ -51,14 +52,6 @@ HF_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 FIELDS = ("repo", "path", "func_name", "original_string", "language", "code", "code_tokens", "docstring",
           "docstring_tokens", "sha", "url")
 DROPPED_FIELDS = frozenset({"id", "partition"})
-EXPECTED_COUNTS = {
-    "ruby": {"train": 24927, "valid": 1400, "test": 1261},
-    "javascript": {"train": 58025, "valid": 3885, "test": 3291},
-    "go": {"train": 167288, "valid": 7325, "test": 8122},
-    "python": {"train": 251820, "valid": 13914, "test": 14918},
-    "java": {"train": 164923, "valid": 5183, "test": 10955},
-    "php": {"train": 241241, "valid": 12982, "test": 14014},
-}
 CONNECT_TIMEOUT = 3.0      # seconds to reach the Hub before giving up
 CHUNK = 1000               # rows between progress reports and cancel checks
 _TRUE = {"1", "on", "yes", "true"}
@@ -66,9 +59,6 @@ _TRUE = {"1", "on", "yes", "true"}
 
 class FetchError(RuntimeError):
     """The data cannot be fetched. The message says why, and what to download by hand and where to put it."""
-
-
-default_codexglue_dir = codexglue_dir   # until engine/cli.py imports engine.contract.paths.codexglue_dir
 
 
 # -- messages ---------------------------------------------------------------------------------------------------

@@ -21,6 +21,16 @@ SPLITS = ("train", "valid", "test")
 TREE_SITTER_LANGUAGES = ("ruby", "javascript", "go", "java", "php")
 # the language of the built-in corpus (this Python's standard library)
 BUILTIN_LANGUAGE = "python"
+# CodeXGLUE code-to-text on the Hugging Face Hub (`cram data fetch codexglue`), and its published sizes
+CODEXGLUE_HUB_DATASET = "google/code_x_glue_ct_code_to_text"
+CODEXGLUE_COUNTS = {
+    "ruby": {"train": 24927, "valid": 1400, "test": 1261},
+    "javascript": {"train": 58025, "valid": 3885, "test": 3291},
+    "go": {"train": 167288, "valid": 7325, "test": 8122},
+    "python": {"train": 251820, "valid": 13914, "test": 14918},
+    "java": {"train": 164923, "valid": 5183, "test": 10955},
+    "php": {"train": 241241, "valid": 12982, "test": 14014},
+}
 
 
 def default_runs_dir() -> Path:

@@ -12,7 +12,6 @@ only modules above it in this list:
 Default folders are engine.contract.paths; a build's progress/cancel protocol and `Cancelled` are engine.tasks;
 length statistics of any corpus folder are engine.contract.lengths (the console reads them in-process).
 """
-from ..tasks import Cancelled  # noqa: F401  (until engine/cli.py imports it from engine.tasks)
 from .builtin import build_stdlib_corpus, ensure_builtin_corpus
 from .pipeline import SourceError, build_pairs
 from .registry import available_languages, build_corpus, build_source_corpus, get_extractor

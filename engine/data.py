@@ -14,7 +14,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .contract.lengths import FORMAT_HINT, LAYOUT_HINT, DataError, line_texts
+from .contract.lengths import (FORMAT_HINT, LAYOUT_HINT, MAX_LINE_BYTES, DataError, file_problem, line_texts,
+                               read_lines)
 from .contract.paths import LANGUAGES, SPLITS, split_path
 
 
@@ -57,10 +58,11 @@ def _text(value) -> str:
     return value if isinstance(value, str) else ""
 
 
-def parse_line(raw: bytes, lineno: int, language: str) -> tuple[Example | None, str]:
+def parse_line(raw: bytes, lineno: int, language: str,
+               max_bytes: int = MAX_LINE_BYTES) -> tuple[Example | None, str]:
     """One raw line (without its newline) -> (Example, '') or (None, reason); the reading is
     engine.contract.lengths.line_texts."""
-    texts, why = line_texts(raw)
+    texts, why = line_texts(raw, max_bytes)
     if texts is None:
         return None, why
     obj, source, target = texts
@@ -80,18 +82,17 @@ def parse_line(raw: bytes, lineno: int, language: str) -> tuple[Example | None, 
 
 
 # -- one file ---------------------------------------------------------------------------------------------------
-def scan_split(path, language: str, split: str, max_examples: int = 0) -> tuple[list[Example], SplitReport]:
-    """Read what is usable from one .jsonl file; never raises for bad content (only for an unreadable file)."""
+def scan_split(path, language: str, split: str, max_examples: int = 0,
+               max_line_bytes: int = MAX_LINE_BYTES) -> tuple[list[Example], SplitReport]:
+    """Read what is usable from one .jsonl file; never raises for bad content (only for an unreadable file).
+    Lines longer than `max_line_bytes` are skipped (too_long) without being held in memory."""
     p = Path(path)
     report = SplitReport(path=str(p), language=language, split=split)
     reasons: Counter = Counter()
     examples: list[Example] = []
     with open(p, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            raw = raw.rstrip(b"\r\n")
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]  # a UTF-8 byte order mark
-            ex, why = parse_line(raw, lineno, language)
+        for lineno, raw in read_lines(fh, max_line_bytes):
+            ex, why = parse_line(raw, lineno, language, max_line_bytes)
             if ex is None:
                 reasons[why] += 1
                 if len(report.skipped_lines) < MAX_SKIPPED_LINES:
@@ -107,20 +108,24 @@ def scan_split(path, language: str, split: str, max_examples: int = 0) -> tuple[
 
 
 def _check_file(path: Path) -> None:
-    if path.is_dir():
+    problem = file_problem(path)
+    if problem == "is a folder":
         raise DataError(f"{path}: is a folder, expected a .jsonl file. Hint: {LAYOUT_HINT}")
-    if not path.is_file():
+    if problem == "missing":
         raise DataError(f"{path}: file not found. Hint: {LAYOUT_HINT}")
+    if problem:
+        raise DataError(f"{path}: {problem}, expected a .jsonl file. Hint: {LAYOUT_HINT}")
 
 
-def read_split(path, language: str, split: str, max_examples: int = 0) -> tuple[list[Example], SplitReport]:
+def read_split(path, language: str, split: str, max_examples: int = 0,
+               max_line_bytes: int = MAX_LINE_BYTES) -> tuple[list[Example], SplitReport]:
     """Read a CodeXGLUE code-to-text .jsonl file. `max_examples` > 0 keeps the first N usable examples (the
     report then covers the lines read up to there). Raises DataError when the file is missing or unreadable, or
     when no usable example remains."""
     p = Path(path)
     _check_file(p)
     try:
-        examples, report = scan_split(p, language, split, max_examples)
+        examples, report = scan_split(p, language, split, max_examples, max_line_bytes)
     except OSError as e:
         raise DataError(f"{p}: cannot read: {e.strerror or e}. Hint: check the file's permissions") from None
     if not examples:
@@ -147,8 +152,8 @@ def find_languages(root) -> list[str]:
     return [lang for lang in LANGUAGES if all(split_path(r, lang, s).is_file() for s in SPLITS)]
 
 
-def load_corpus(root, languages, max_train: int = 0, max_valid: int = 0,
-                max_test: int = 0) -> dict[tuple[str, str], tuple[list[Example], SplitReport]]:
+def load_corpus(root, languages, max_train: int = 0, max_valid: int = 0, max_test: int = 0,
+                max_line_bytes: int = MAX_LINE_BYTES) -> dict[tuple[str, str], tuple[list[Example], SplitReport]]:
     """Read train/valid/test of every language: {(lang, split): (examples, report)}. A missing split file is a
     DataError naming the expected path."""
     r = _check_root(root)
@@ -157,28 +162,39 @@ def load_corpus(root, languages, max_train: int = 0, max_valid: int = 0,
     for lang in languages:
         for split in SPLITS:
             p = split_path(r, lang, split)
-            if not p.exists():
+            if not p.exists() and not p.is_symlink():
                 found = find_languages(r)
                 have = f"complete languages here: {', '.join(found)}" if found else "no complete language here"
                 raise DataError(f"{p}: file not found ({have}). Hint: {LAYOUT_HINT}")
-            out[(lang, split)] = read_split(p, lang, split, limits[split])
+            out[(lang, split)] = read_split(p, lang, split, limits[split], max_line_bytes)
     return out
 
 
-def stats(root) -> list[dict]:
-    """One row per split file present under ROOT: {language, split, n, skipped, reasons, path}
-    (`cram data stats PATH`). Raises DataError when the folder is missing or holds no split file."""
+def stats(root, max_line_bytes: int = MAX_LINE_BYTES) -> list[dict]:
+    """One row per split of every language folder under ROOT: {language, split, n, skipped, reasons, path,
+    problem} (`cram data stats PATH`); `problem` (else None) says why a split cannot be read: missing, dangling
+    symlink, is a folder, not a regular file, or an error reading it. Raises DataError when the folder is missing
+    or holds no language folder at all."""
     r = _check_root(root)
     rows = []
     for lang in LANGUAGES:
+        if not (r / lang).is_dir():
+            continue
         for split in SPLITS:
             p = split_path(r, lang, split)
-            if not p.is_file():
-                continue
-            _, rep = scan_split(p, lang, split)
-            rows.append({"language": lang, "split": split, "n": rep.n, "skipped": rep.skipped,
-                         "reasons": rep.reasons, "path": str(p)})
-    if not rows:
+            row = {"language": lang, "split": split, "n": 0, "skipped": 0, "reasons": {}, "path": str(p),
+                   "problem": file_problem(p)}
+            if row["problem"] is None:
+                try:
+                    _, rep = scan_split(p, lang, split, max_line_bytes=max_line_bytes)
+                    row.update(n=rep.n, skipped=rep.skipped, reasons=rep.reasons)
+                except OSError as e:
+                    row["problem"] = f"cannot read: {e.strerror or e}"
+            rows.append(row)
+    if not any(row["problem"] is None for row in rows):
+        if rows:
+            raise DataError(f"{r}: no readable split file: " + "; ".join(
+                f"{row['language']}/{row['split']}.jsonl {row['problem']}" for row in rows) + f". Hint: {LAYOUT_HINT}")
         raise DataError(f"{r}: no split file found. Hint: {LAYOUT_HINT}")
     return rows
 
@@ -189,7 +205,8 @@ def format_stats(rows: list[dict]) -> str:
         return "(no split files)"
     table = [("language", "split", "examples", "skipped", "path")]
     for row in rows:
-        table.append((row["language"], row["split"], str(row["n"]), str(row["skipped"]), row["path"]))
+        where = row["path"] + (f"  ({row['problem']})" if row.get("problem") else "")
+        table.append((row["language"], row["split"], str(row["n"]), str(row["skipped"]), where))
     table.append(("total", "", str(sum(r["n"] for r in rows)), str(sum(r["skipped"] for r in rows)), ""))
     widths = [max(len(t[i]) for t in table) for i in range(4)]
     lines = []

@@ -1,5 +1,6 @@
 """engine.data: reading CodeXGLUE code-to-text .jsonl files robustly."""
 import json
+import os
 
 import pytest
 
@@ -150,9 +151,11 @@ def test_stats_and_table(tmp_path):
     make_tree(tmp_path, langs=("ruby",))
     write_lines(tmp_path / "go" / "valid.jsonl", [good(0), b"{", b""])
     rows = data.stats(tmp_path)
-    assert [(r["language"], r["split"], r["n"], r["skipped"]) for r in rows] == [
+    assert [(r["language"], r["split"], r["n"], r["skipped"]) for r in rows if not r["problem"]] == [
         ("ruby", "train", 3, 0), ("ruby", "valid", 3, 0), ("ruby", "test", 3, 0), ("go", "valid", 1, 2)]
-    assert rows[-1]["path"] == str(tmp_path / "go" / "valid.jsonl")
+    assert [(r["language"], r["split"], r["problem"]) for r in rows if r["problem"]] == [
+        ("go", "train", "missing"), ("go", "test", "missing")]
+    assert [r for r in rows if not r["problem"]][-1]["path"] == str(tmp_path / "go" / "valid.jsonl")
     table = data.format_stats(rows)
     lines = table.splitlines()
     assert lines[0].split() == ["language", "split", "examples", "skipped", "path"]
@@ -181,3 +184,38 @@ def test_real_codexglue_ruby_valid():
     assert first.func_name == "Travis.CLI.preparse"
     assert first.code.startswith("def preparse(unparsed")
     assert [e.idx for e in examples] == list(range(1400))
+
+
+def test_a_lone_surrogate_is_bad_utf8_and_a_pair_is_fine(tmp_path):
+    p = tmp_path / "x.jsonl"
+    lone = b'{"code_tokens": ["def", "f"], "docstring_tokens": ["bad", "\\ud800"]}'
+    pair = b'{"code_tokens": ["def", "f"], "docstring_tokens": ["smile", "\\ud83d\\ude00"]}'
+    write_lines(p, [good(0), lone, pair])
+    exs, rep = data.scan_split(p, "ruby", "train")
+    assert rep.reasons == {"bad_utf8": 1} and rep.skipped_lines == [2]
+    assert [e.target for e in exs][-1] == "smile \U0001F600"
+
+
+def test_an_overlong_line_is_skipped_in_bounded_memory(tmp_path):
+    p = tmp_path / "x.jsonl"
+    huge = b'{"code_tokens": ["' + b"x" * 300_000 + b'"], "docstring_tokens": ["d"]}'
+    write_lines(p, [good(0), huge, good(1)])
+    exs, rep = data.scan_split(p, "ruby", "train", max_line_bytes=100_000)
+    assert len(exs) == 2 and rep.reasons == {"too_long": 1} and rep.skipped_lines == [2]
+    assert [e.idx for e in exs] == [0, 2]  # line numbers stay right after the skipped line
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda p: p.symlink_to(p.parent / "gone.jsonl"), "dangling symlink"),
+    (lambda p: p.mkdir(), "is a folder"),
+    (lambda p: os.mkfifo(p), "not a regular file"),
+])
+def test_stats_and_training_name_unusable_split_files(tmp_path, make, problem):
+    make_tree(tmp_path, langs=("ruby",))
+    (tmp_path / "ruby" / "valid.jsonl").unlink()
+    make(tmp_path / "ruby" / "valid.jsonl")
+    rows = data.stats(tmp_path)
+    assert [r["problem"] for r in rows if r["split"] == "valid"][0].startswith(problem)
+    assert problem in data.format_stats(rows)
+    with pytest.raises(DataError, match=problem):  # never opened: a FIFO would block here
+        data.load_corpus(tmp_path, ["ruby"])

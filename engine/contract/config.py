@@ -84,6 +84,8 @@ class DataConfig:
     max_train: int = f(0, "Use at most this many training examples per language (0 = all)", min=0)
     max_valid: int = f(0, "Use at most this many validation examples per language (0 = all)", min=0)
     max_test: int = f(0, "Use at most this many test examples per language (0 = all)", min=0)
+    max_line_bytes: int = f(4 << 20, "Skip data lines longer than this (counted as too_long); bounds the memory "
+                            "one damaged line can take", min=1024, max=1 << 30, unit="bytes")
     max_source_len: int = f(256, "Maximum source (code) length in tokens; longer code is truncated",
                             min=8, max=4096, unit="tokens")
     max_target_len: int = f(128, "Maximum summary length in tokens, for training and generation",

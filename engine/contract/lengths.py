@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from collections.abc import Callable
 
 from .paths import LANGUAGES, SPLITS, split_path
+
+MAX_LINE_BYTES = 4 << 20   # default cap of one line (data.max_line_bytes): longer lines are skipped as too_long
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 FORMAT_HINT = ("each line must be a JSON object with non-empty 'code_tokens' and 'docstring_tokens' lists of "
                "strings (the CodeXGLUE code-to-text format)")
@@ -38,11 +42,30 @@ def _tokens(obj: dict, key: str) -> tuple[str | None, str]:
     return text, ""
 
 
-def line_texts(raw: bytes) -> tuple[tuple[dict, str, str] | None, str]:
+def _encodable(value) -> bool:
+    """No lone surrogate anywhere in a decoded JSON value (valid JSON like "\\ud800" decodes to one; UTF-8 cannot
+    hold it, and a tokenizer or a writer would fail on it later, far from the line that caused it)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
+
+
+def line_texts(raw: bytes, max_bytes: int = MAX_LINE_BYTES) -> tuple[tuple[dict, str, str] | None, str]:
     """One raw line (without its newline) -> ((the JSON object, source, target), '') or (None, reason): blank,
-    bad_utf8, bad_json, not_object, then missing_field / bad_type / empty for code_tokens or docstring_tokens."""
+    too_long (over max_bytes), bad_utf8 (also an escaped lone surrogate), bad_json, not_object, then
+    missing_field / bad_type / empty for code_tokens or docstring_tokens."""
     if not raw.strip():
         return None, "blank"
+    if max_bytes and len(raw) > max_bytes:
+        return None, "too_long"
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -53,6 +76,8 @@ def line_texts(raw: bytes) -> tuple[tuple[dict, str, str] | None, str]:
         return None, "bad_json"
     if not isinstance(obj, dict):
         return None, "not_object"
+    if _ESCAPED_SURROGATE.search(raw) and not _encodable(obj):
+        return None, "bad_utf8"
     source, why = _tokens(obj, "code_tokens")
     if source is None:
         return None, why
@@ -169,3 +194,40 @@ def length_stats(root, tokenizer: Callable[[str], object] | None = None, max_exa
             "languages": languages,
             "suggested": {"max_source_length": _covering(sorted(src), coverage),
                           "max_target_length": _covering(sorted(tgt), coverage)}}
+
+
+def read_lines(fh, max_bytes: int = MAX_LINE_BYTES):
+    """(line number, raw line without its newline) of a binary file, in bounded memory: a line longer than
+    `max_bytes` is yielded as its first max_bytes + 1 bytes (so line_texts calls it too_long) and the rest of it
+    is skipped unread into memory."""
+    cap = max_bytes + 1 if max_bytes else -1
+    lineno = 0
+    while True:
+        raw = fh.readline(cap)
+        if not raw:
+            return
+        lineno += 1
+        if not raw.endswith(b"\n") and cap > 0 and len(raw) >= cap:
+            while True:  # the rest of an overlong line
+                rest = fh.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        raw = raw.rstrip(b"\r\n")
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # a UTF-8 byte order mark
+        yield lineno, raw
+
+
+def file_problem(path) -> str | None:
+    """Why a split path cannot be read as a file (without opening it: a FIFO would block), None when it can:
+    missing, dangling symlink, folder, not a regular file."""
+    p = Path(path)
+    if p.is_symlink() and not p.exists():
+        return "dangling symlink"
+    if not p.exists():
+        return "missing"
+    if p.is_dir():
+        return "is a folder"
+    if not p.is_file():
+        return "not a regular file (a FIFO, socket or device)"
+    return None

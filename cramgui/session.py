@@ -2,8 +2,9 @@
 one (replay) and follow it while another process writes it (RunFollower). The session owns the worker, the
 follower and the RunState the views observe; it knows nothing of the window and tells it everything by signals.
 
-Statuses are the contract's: engine.contract.rundir.run_status of the events seen (fold_status) and whether the
-writer lives (the worker here, or writer_alive / writer_host for a run written by another process).
+Statuses are the contract's: engine.contract.rundir.run_status of the events seen (RunState.folded_status, by
+fold_status) and whether the writer lives (the worker here, or writer_alive / writer_host for a run written by
+another process).
 """
 from __future__ import annotations
 
@@ -26,15 +27,6 @@ WRITER_CHECK_S = 2.0        # a followed run's worker.pid / env.json are read at
 
 # message levels (the window maps them to message-box icons)
 CRITICAL, WARNING, INFORMATION = "critical", "warning", "information"
-
-
-def folded_status(state: RunState) -> str:
-    """What the events said so far, as engine.contract.rundir.fold_status would: RunState's status state
-    ('idle' before any event, 'running' after `started`, then the error / done statuses)."""
-    st = state.status.get("state") or "idle"
-    if st in rundir.TERMINAL:
-        return st
-    return "unknown" if st == "idle" else "started"
 
 
 class RunSession(QObject):
@@ -92,7 +84,7 @@ class RunSession(QObject):
         """engine.contract.rundir.run_status of the shown run, from what RunState already read (no second pass
         over a long events.jsonl)."""
         alive = self.worker.is_running() or (self.run_dir is not None and rundir.writer_alive(self.run_dir))
-        return rundir.run_status(folded_status(self.state), alive)
+        return rundir.run_status(self.state.folded_status, alive)
 
     def status_note(self, stale_s: float) -> tuple[str | None, bool]:
         """(what the status line says instead of the run's own state, warning): the process note ('stopping…',

@@ -11,7 +11,7 @@ import signal
 
 from PySide6.QtCore import QObject, Signal
 
-from .status_bar import exit_text
+from .formatting import exit_text
 from .worker import EngineWorker
 
 CANCEL_GRACE_S = 10.0     # SIGKILL when the engine did not stop this long after SIGTERM

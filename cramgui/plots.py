@@ -28,14 +28,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QPen
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QGraphicsItem, QHBoxLayout, QLabel, QMenu,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsItem, QHBoxLayout, QLabel, QMenu,
                                QToolButton, QVBoxLayout, QWidget)
 
 from .curves import (DECIMATE_ABOVE, _LossCache, _Series, _Track, _XYCache, decimate,  # noqa: F401
                      ema)  # re-exported: the plots' public helpers
 from engine.contract.events import number
 
-from .export import plot_to_png
+from .export import PNG, plot_to_png, save_as
 from .lr_plan import planned_lr
 from .run_state import RunState
 
@@ -382,10 +382,9 @@ class TrainingPlots(QWidget):
         return planned_lr(self.state.schedule, st.get("step"), st.get("elapsed"), st.get("budget_seconds"),
                           self.x_mode)
 
-    def _export_dialog(self, which: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {which} plot", f"{which}.png", "PNG image (*.png)")
-        if path:
-            self.export_png(which, path)
+    def _export_dialog(self, which: str) -> str | None:
+        return save_as(self, f"{which.capitalize()} plot (PNG)", f"{which}.png", PNG,
+                       lambda path: self.export_png(which, path), folder=self.state.run_dir)
 
 
 def _edges(cut: tuple) -> np.ndarray:

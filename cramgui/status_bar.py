@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from .formatting import DEFAULT_COLOUR, exit_text, hms, loss, rate, status_colour
+from .formatting import DEFAULT_COLOUR, hms, loss, rate, status_colour
 
-__all__ = ["StatusPanel", "exit_text"]   # exit_text: re-exported for callers that still import it from here
 
 WARNING_STYLE = "QLabel { background: #ffebee; border: 1px solid #c62828; border-radius: 3px; padding: 0 6px; }"
 

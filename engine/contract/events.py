@@ -26,7 +26,10 @@ SCHEMA_VERSION = 1
 
 # closed sets of values
 ERROR_KINDS = ("config", "data", "oom", "nonfinite", "disk", "internal", "cancelled", "untrusted", "locked")
-DONE_STATUSES = ("completed", "stopped", "failed")
+DONE_STATUSES = ("completed", "stopped", "failed", "pruned")
+# what the engine is doing (the `phase` event); the console shows it in the status line
+PHASES = ("starting", "loading_data", "tokenizer", "model", "compiling", "training", "dev_eval", "checkpointing",
+          "test_decode", "finished")
 LOG_LEVELS = ("info", "warning")
 CHECKPOINT_KINDS = ("last", "best")
 
@@ -77,6 +80,8 @@ class Step:
     epoch: Optional[int] = None
     grad_norm: Optional[float] = None
     mfu: Optional[float] = None            # 0..1, when the device's peak is known
+    max_memory_allocated: Optional[int] = None   # CUDA: torch.cuda.max_memory_allocated() bytes
+    max_memory_reserved: Optional[int] = None    # CUDA: torch.cuda.max_memory_reserved() bytes
 
 
 @dataclass
@@ -152,16 +157,27 @@ class Done:
 
 @dataclass
 class Progress:
-    """A data task's progress (`cram data build|fetch --jsonl`)."""
-    task: Optional[str] = None             # "build" | "fetch"
+    """Progress of a long piece of work: a data task (`cram data build|fetch --jsonl`) or the decoding of an
+    evaluation split (task "decode", with language and split)."""
+    task: Optional[str] = None             # "build" | "fetch" | "decode"
     done: Optional[int] = None
     total: Optional[int] = None            # 0 = unknown
+    message: Optional[str] = None
+    language: Optional[str] = None
+    split: Optional[str] = None
+    eta_seconds: Optional[float] = None
+
+
+@dataclass
+class Phase:
+    """The engine moved on to another phase of the run (PHASES)."""
+    phase: Optional[str] = None
     message: Optional[str] = None
 
 
 RECORDS: dict[str, type] = {"started": Started, "data": Data, "step": Step, "eval": Eval, "checkpoint": Checkpoint,
                             "result": Result, "samples": Samples, "log": Log, "error": Error, "done": Done,
-                            "progress": Progress}
+                            "progress": Progress, "phase": Phase}
 EVENT_NAMES = tuple(RECORDS)
 NAME_OF = {cls: name for name, cls in RECORDS.items()}
 # events worth an fsync: losing them on a crash loses information a user needs

@@ -43,8 +43,8 @@ LOCK_FILE = "writer.lock"
 CHECKPOINTS = "checkpoints"
 RESULT_FIELDS = ["language", "split", "n", "bleu4", "nltk_bleu4", "decode_seconds", "beam_size"]
 # what `run_status` answers
-STATUSES = ("running", "completed", "stopped", "failed", "interrupted", "unknown")
-TERMINAL = ("completed", "stopped", "failed")
+STATUSES = ("running", "completed", "stopped", "pruned", "failed", "interrupted", "unknown")
+TERMINAL = ("completed", "stopped", "pruned", "failed")
 
 
 def safe_name(name: str | None) -> str:

@@ -84,8 +84,8 @@ def lateness(rate: float, seconds: float, interval_ms: int = 10) -> dict:
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(interval_ms)
     timer.timeout.connect(on_tick)
-    win.worker.events.connect(on_events)
-    win.worker.finished.connect(on_finished)
+    win.session.worker.events.connect(on_events)
+    win.session.worker.finished.connect(on_finished)
 
     def start():
         timer.start()
@@ -95,7 +95,7 @@ def lateness(rate: float, seconds: float, interval_ms: int = 10) -> dict:
         if launch is not None:
             launch(args, run_dir, "$ fake engine (bench)")
         else:
-            win.worker.start(args, run_dir)
+            win.session.worker.start(args, run_dir)
 
     QTimer.singleShot(200, start)
     QTimer.singleShot(int((seconds + 30) * 1000), loop.stop)  # safety net

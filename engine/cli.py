@@ -290,15 +290,12 @@ def cmd_compare(args) -> int:
 
 
 def cmd_slurm(args) -> int:
-    from .contract import slurm
+    from .contract import rundir, slurm
     from .contract.paths import default_runs_dir
 
     cfg = _resolve_config(args)
     config_lib.check(cfg)
-    import datetime as _dt
-
-    run_dir = args.run_dir or str((Path(args.runs_dir or default_runs_dir()) /
-                                   f"{_dt.datetime.now():%Y%m%d-%H%M%S}-{cfg.name or 'run'}").resolve())
+    run_dir = args.run_dir or str((Path(args.runs_dir or default_runs_dir()) / rundir.run_dir_name(cfg.name)).resolve())
     text = slurm.render(cfg, run_dir=run_dir, gpus=args.gpus, time=args.time, partition=args.partition,
                         account=args.account, cpus_per_task=args.cpus_per_task, mem=args.mem,
                         signal_seconds=args.signal_seconds)

@@ -207,7 +207,7 @@ def _score_tokens(refs: list[list[str]], test: list[str], eff_ref_len: str = "sh
 
 def _lines(path_or_lines) -> Iterable[str]:
     if isinstance(path_or_lines, (str, os.PathLike)):
-        with open(path_or_lines, "r", encoding="utf-8") as f:
+        with open(path_or_lines, encoding="utf-8") as f:
             return list(f)
     return path_or_lines
 

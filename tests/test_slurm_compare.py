@@ -12,14 +12,14 @@ from conftest import ROOT, tiny_config
 from engine.contract import compare, slurm
 from engine.contract.config import RunConfig, ConfigError
 from engine.contract.events import EventWriter, read_events
-from engine.contract.rundir import write_results
+from engine.contract.rundir import checkpoint_dir, write_results
 
 
 def test_script_content(tmp_path):
     cfg = tiny_config()
     text = slurm.render(cfg, run_dir=str(tmp_path / "run"), gpus=4, time="1-02:00:00", partition="gpu",
                         account="lab", mem="64G", signal_seconds=240)
-    for line in ["#SBATCH --gres=gpu:4", "#SBATCH --time=1-02:00:00", "#SBATCH --signal=B:TERM@240",
+    for line in ["#SBATCH --gres=gpu:4", "#SBATCH --time=1-02:00:00", "#SBATCH --signal=B:USR1@240",
                  "#SBATCH --requeue", "#SBATCH --partition=gpu", "#SBATCH --account=lab", "#SBATCH --mem=64G",
                  f"#SBATCH --output={tmp_path / 'run'}/slurm-%j.out"]:
         assert line in text.splitlines()
@@ -35,10 +35,24 @@ def test_script_content(tmp_path):
         slurm.render(cfg, run_dir="x", gpus=1, time="00:04:00", signal_seconds=300)
 
 
+def test_script_follows_the_config():
+    cpu = tiny_config(**{"hardware.device": "cpu", "budget.seconds": 3600})
+    text = slurm.render(cpu, run_dir="/r")
+    assert "--gres" not in text and "torch.distributed.run" not in text and '-m engine "${ARGS[@]}"' in text
+    # budget 1 h + evaluation 15 min + 10 min margin + the 5 min warning lead
+    assert "#SBATCH --time=01:30:00" in text.splitlines()
+    assert slurm.format_time(93600) == "1-02:00:00" and slurm.format_time(61) == "00:02:00"
+    gpu = tiny_config(**{"hardware.device": "cuda", "hardware.gpus": 2})
+    assert "#SBATCH --gres=gpu:2" in slurm.render(gpu, run_dir="/r").splitlines()
+    with pytest.raises(ConfigError, match="--gpus"):
+        slurm.render(gpu, run_dir="/r", gpus=0)
+
+
 @pytest.mark.slow
 def test_job_checkpoints_on_the_early_signal_then_resumes(tmp_path, stdlib_corpus):
-    """The batch shell gets SIGTERM (as --signal=B:TERM does) and forwards it: the engine checkpoints and emits
-    done/stopped; running the same script again (a requeue) resumes and completes."""
+    """The batch shell gets SIGUSR1 (the time-limit warning of --signal=B:USR1) and forwards SIGTERM: the engine
+    checkpoints and emits done/stopped and the script requeues; running the same script again (the requeue)
+    resumes and completes. scancel's SIGTERM stops the same way but does not requeue."""
     run = tmp_path / "run"
     run.mkdir()
     cfg = tiny_config(**{"budget.seconds": 60, "hardware.gpus": 1, "data.max_train": 200})
@@ -51,12 +65,12 @@ def test_job_checkpoints_on_the_early_signal_then_resumes(tmp_path, stdlib_corpu
         if sum(e["event"] == "step" for e in read_events(run / "events.jsonl")) >= 3:
             break
         time.sleep(0.2)
-    os.kill(p.pid, signal.SIGTERM)  # to the batch shell only
+    os.kill(p.pid, signal.SIGUSR1)  # to the batch shell only
     out, _ = p.communicate(timeout=120)
     evs = list(read_events(run / "events.jsonl"))
     assert evs[-1]["event"] == "done" and evs[-1]["stopped"] is True, out
-    assert "cram: run status stopped" in out
-    assert (run / "checkpoints" / "last" / "trainer_state.json").is_file()
+    assert "cram: run status stopped" in out and "would requeue" in out
+    assert checkpoint_dir(run, "last") is not None
     # a requeued job: the same script resumes; give it a short remaining budget
     import json
     c = json.loads((run / "config.json").read_text())
@@ -68,6 +82,25 @@ def test_job_checkpoints_on_the_early_signal_then_resumes(tmp_path, stdlib_corpu
     started = [e for e in evs2 if e["event"] == "started"][-1]
     assert started["resumed"] and evs2[-1]["status"] == "completed", r.stdout[-2000:]
     assert "cram: run status completed" in r.stdout
+
+
+@pytest.mark.slow
+def test_scancel_stops_without_requeue(tmp_path, stdlib_corpus):
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = tiny_config(**{"budget.seconds": 60, "hardware.gpus": 1, "data.max_train": 200})
+    script = tmp_path / "job.sh"
+    script.write_text(slurm.render(cfg, run_dir=str(run), gpus=1, time="00:30:00", project_dir=str(ROOT)))
+    p = subprocess.Popen(["bash", str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, start_new_session=True)
+    t0 = time.time()
+    while time.time() - t0 < 120:
+        if any(e["event"] == "step" for e in read_events(run / "events.jsonl")):
+            break
+        time.sleep(0.2)
+    os.kill(p.pid, signal.SIGTERM)
+    out, _ = p.communicate(timeout=120)
+    assert "cram: run status stopped" in out and "requeue" not in out.split("run status")[-1]
 
 
 def _fake_run(d, name, lr, results, steps=10):

@@ -41,6 +41,8 @@ SAMPLES = "samples.jsonl"
 PID_FILE = "worker.pid"
 LOCK_FILE = "writer.lock"
 CHECKPOINTS = "checkpoints"
+STATE_FILE = "cram_state.json"            # a checkpoint's TrainState; written last, so it marks a complete one
+LEGACY_STATE_FILE = "trainer_state.json"  # its name before 0.2 (not HF Trainer's schema, hence the rename)
 RESULT_FIELDS = ["language", "split", "n", "bleu4", "nltk_bleu4", "decode_seconds", "beam_size"]
 # what `run_status` answers
 STATUSES = ("running", "completed", "stopped", "pruned", "failed", "interrupted", "unknown")
@@ -127,11 +129,23 @@ def _fsync_dir(d: Path) -> None:
         pass
 
 
+def state_file(folder: str | os.PathLike) -> Path | None:
+    """The TrainState file of a checkpoint folder (cram_state.json, or trainer_state.json of older runs)."""
+    for name in (STATE_FILE, LEGACY_STATE_FILE):
+        p = Path(folder) / name
+        if p.is_file() and not p.is_symlink():
+            return p
+    return None
+
+
 def checkpoint_dir(run_dir: str | os.PathLike, kind: str = "last") -> Path | None:
-    """The usable checkpoint of a kind: `kind/` if complete, else the `kind.old/` left by a kill mid-swap."""
-    base = Path(run_dir) / "checkpoints"
+    """The usable checkpoint of a kind: `kind/` if complete, else the `kind.old/` left by a kill mid-swap. A
+    symlinked checkpoint folder is never used."""
+    base = Path(run_dir) / CHECKPOINTS
+    if base.is_symlink():
+        return None
     for cand in (base / kind, base / f"{kind}.old"):
-        if (cand / "trainer_state.json").is_file():
+        if not cand.is_symlink() and state_file(cand) is not None:
             return cand
     return None
 

@@ -27,7 +27,7 @@ from engine.contract.paths import LANGUAGES, SPLITS, split_path
 from .config_fields import Editor, FieldRow, LanguagesEditor, field_tooltip, make_editor
 
 SECTION_TITLES = {"run": "Run", "model": "Model", "data": "Data", "train": "Training", "budget": "Time budget",
-                  "eval": "Evaluation", "hardware": "Hardware"}
+                  "eval": "Evaluation", "hardware": "Hardware", "log": "Logging"}
 LABELS = {"name_or_path": "Pretrained model", "lr": "Learning rate", "grad_accum": "Grad. accumulation",
           "max_source_len": "Max source length", "max_target_len": "Max target length", "grad_clip": "Grad. clip",
           "seconds": "Budget (h:m:s)", "every_seconds": "Dev eval every", "dev_subset": "Dev subset",

@@ -146,6 +146,12 @@ class HardwareConfig:
 
 
 @dataclass
+class LogConfig:
+    tensorboard: bool = f(False, "Also write TensorBoard event files (RUN_DIR/tensorboard/) while training "
+                          "(needs the tensorboard extra)")
+
+
+@dataclass
 class RunConfig:
     name: str = f("", "Run name (default: derived from the preset and the time)")
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -154,6 +160,7 @@ class RunConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     # -- conversion -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -169,7 +176,7 @@ class RunConfig:
         return copy.deepcopy(self)
 
 
-SECTIONS = ("model", "data", "train", "budget", "eval", "hardware")
+SECTIONS = ("model", "data", "train", "budget", "eval", "hardware", "log")
 
 
 def field_specs() -> list[dict]:

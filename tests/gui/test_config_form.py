@@ -45,7 +45,7 @@ def test_every_engine_field_has_a_widget_of_the_right_type_and_a_tooltip(form):
     assert form.editor("data.path").browse is not None and form.editor("model.name_or_path").browse is not None
     # sections are the engine's, in its order
     titles = [b.title() for b in form.findChildren(QGroupBox) if b.objectName().startswith("section_")]
-    assert titles == ["Run", "Model", "Data", "Training", "Time budget", "Evaluation", "Hardware"]
+    assert titles == ["Run", "Model", "Data", "Training", "Time budget", "Evaluation", "Hardware", "Logging"]
 
 
 def test_defaults_round_trip_and_command_line(form):

@@ -42,7 +42,7 @@ def test_job_script_from_the_form(qtbot, tmp_path, monkeypatch):
     d.cpus.setValue(6)
     d.run_dir.setText("/shared/runs/smoke-2")
     text = d.preview.toPlainText()
-    for line in ("#SBATCH --gres=gpu:2", "#SBATCH --time=02:00:00", "#SBATCH --signal=B:TERM@120",
+    for line in ("#SBATCH --gres=gpu:2", "#SBATCH --time=02:00:00", "#SBATCH --signal=B:USR1@120",
                  "#SBATCH --partition=gpu", "#SBATCH --account=proj42", "#SBATCH --mem=64G",
                  "#SBATCH --cpus-per-task=6", "RUN_DIR=/shared/runs/smoke-2", "--nproc_per_node=2"):
         assert line in text, line

@@ -102,3 +102,21 @@ def test_diagnostics_survive_a_dead_reader():
     stream = os.fdopen(w, "w")
     say("nobody reads this", stream)  # EPIPE: swallowed
     say("nor this", stream)
+
+
+@pytest.mark.parametrize("text, want", [("a,b\n1,2\n", "not a results table"),
+                                        ("language,split,bleu4\n../x,test,1\n", "unknown language"),
+                                        ("language,split,bleu4\npython,test,abc\n", "bleu4 is not a number")])
+def test_a_damaged_results_table_is_named(tmp_path, text, want):
+    (tmp_path / rundir.RESULTS).write_text(text)
+    with pytest.raises(rundir.RunFileError, match=want) as e:
+        rundir.read_results(tmp_path)
+    assert str(tmp_path / rundir.RESULTS) in str(e.value)
+
+
+def test_results_round_trip_with_the_floor(tmp_path):
+    rundir.write_results(tmp_path, [{"language": "python", "split": "test", "n": 3, "bleu4": 14.5,
+                                     "floor_bleu4": 11.5, "above_floor": 3.0, "floor_text": "returns the ."}])
+    (row,) = rundir.read_results(tmp_path)
+    assert row["bleu4"] == 14.5 and row["floor_bleu4"] == 11.5 and row["above_floor"] == 3.0
+    assert row["floor_text"] == "returns the ."

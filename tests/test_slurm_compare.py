@@ -135,3 +135,25 @@ def test_compare_table_diff_and_cli(tmp_path):
     r = subprocess.run([sys.executable, "-m", "engine", "compare", str(a), str(b)], cwd=ROOT, capture_output=True,
                        text=True, timeout=60)
     assert "train.lr: 0.0001 | 0.0005" in r.stdout and "15.00" in r.stdout
+
+
+def test_compare_names_an_unreadable_run_and_keeps_the_others(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _fake_run(a, "a", 1e-4, {"python": 20.0})
+    _fake_run(b, "b", 5e-4, {"python": 17.0})
+    (b / "results.csv").write_text("x,y\n1,2\n")  # an export saved over the engine's file
+    header, rows, problems = compare.compare_runs([a, b])
+    assert rows[0][-1] == 20.0 and rows[1][1] == "unreadable" and rows[1][-1] is None
+    assert len(problems) == 1 and str(b) in problems[0] and "not a results table" in problems[0]
+    r = subprocess.run([sys.executable, "-m", "engine", "compare", str(a), str(b)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "unreadable run" in r.stderr and str(b) in r.stderr, r.stderr
+
+
+def test_compare_shows_the_floor_when_runs_know_it(tmp_path):
+    a = tmp_path / "a"
+    _fake_run(a, "a", 1e-4, {"python": 14.0})
+    write_results(a, [{"language": "python", "split": "test", "n": 10, "bleu4": 14.0, "floor_bleu4": 11.5,
+                       "above_floor": 2.5}])
+    header, rows = compare.compare_table([a])
+    assert header[-2:] == ["mean_floor", "mean_above_floor"] and rows[0][-2:] == [11.5, 2.5]

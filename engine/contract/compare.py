@@ -8,34 +8,59 @@ import json
 from pathlib import Path
 
 from . import config as config_lib
+from .files import read_text
 from .paths import LANGUAGES
-from .rundir import read_results, summarize
+from .rundir import RunFileError, read_results, summarize
 
 
 def _config(run_dir: Path) -> config_lib.RunConfig | None:
     p = Path(run_dir) / "config.json"
     try:
-        return config_lib.RunConfig.from_dict(json.loads(p.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+        return config_lib.RunConfig.from_dict(json.loads(read_text(p)))
+    except (OSError, ValueError):  # ConfigError is a ValueError
         return None
 
 
-def compare_table(run_dirs: list[str | Path]) -> tuple[list[str], list[list]]:
-    """(header, rows): run, status, steps, trained s, best dev BLEU, one BLEU-4 column per language any run has
-    (in the usual CodeXGLUE order), and the mean over the languages each run has."""
-    runs = []
+def compare_runs(run_dirs: list[str | Path]) -> tuple[list[str], list[list], list[str]]:
+    """(header, rows, problems): run, status, steps, trained s, best dev BLEU, one BLEU-4 column per language any
+    run has (in the usual CodeXGLUE order), and the mean over the languages each run has; when any run knows its
+    constant-prediction floor, also the mean floor and the mean BLEU above it. A run whose files cannot be read
+    keeps its row (status `unreadable`, no numbers) and its reason is in `problems` ("RUN: message")."""
+    runs, problems = [], []
     for d in run_dirs:
         info = summarize(d)
-        results = {r["language"]: r["bleu4"] for r in read_results(d)} or dict(info["results"])
-        runs.append((info, results))
-    langs = [lang for lang in LANGUAGES if any(lang in res for _, res in runs)]
+        try:
+            rows = read_results(d)
+        except RunFileError as e:
+            problems.append(f"{d}: {e}")
+            info = {**info, "status": "unreadable"}
+            rows = []
+        results = {r["language"]: r.get("bleu4") for r in rows} or dict(info["results"])
+        floors = {r["language"]: r.get("floor_bleu4") for r in rows if r.get("floor_bleu4") is not None}
+        runs.append((info, results, floors))
+    langs = [lang for lang in LANGUAGES if any(lang in res for _, res, _ in runs)]
+    with_floor = any(fl for _, _, fl in runs)
     header = ["run", "status", "steps", "trained_s", "best_dev_bleu", *langs, "mean"]
-    rows = []
-    for info, res in runs:
+    if with_floor:
+        header += ["mean_floor", "mean_above_floor"]
+    out = []
+    for info, res, floors in runs:
         vals = [res.get(lang) for lang in langs]
         present = [v for v in vals if v is not None]
-        rows.append([info["name"], info["status"], info["step"], round(info["elapsed"] or 0.0, 1),
-                     info["best_dev_bleu"], *vals, sum(present) / len(present) if present else None])
+        mean = sum(present) / len(present) if present else None
+        row = [info["name"], info["status"], info["step"], round(info["elapsed"] or 0.0, 1),
+               info["best_dev_bleu"], *vals, mean]
+        if with_floor:
+            fl = [floors[lang] for lang in langs if lang in floors and res.get(lang) is not None]
+            above = [res[lang] - floors[lang] for lang in langs if lang in floors and res.get(lang) is not None]
+            row += [sum(fl) / len(fl) if fl else None, sum(above) / len(above) if above else None]
+        out.append(row)
+    return header, out, problems
+
+
+def compare_table(run_dirs: list[str | Path]) -> tuple[list[str], list[list]]:
+    """compare_runs without the problems (unreadable runs show as status `unreadable`)."""
+    header, rows, _ = compare_runs(run_dirs)
     return header, rows
 
 

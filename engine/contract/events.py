@@ -117,6 +117,8 @@ class Result:
     nltk_bleu4: Optional[float] = None
     decode_seconds: Optional[float] = None
     beam_size: Optional[int] = None
+    floor_bleu4: Optional[float] = None    # the constant-prediction floor of this split (engine.floor)
+    floor_text: Optional[str] = None       # the constant: the best single training summary, chosen on dev
 
 
 @dataclass

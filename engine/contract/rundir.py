@@ -43,7 +43,8 @@ LOCK_FILE = "writer.lock"
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "cram_state.json"            # a checkpoint's TrainState; written last, so it marks a complete one
 LEGACY_STATE_FILE = "trainer_state.json"  # its name before 0.2 (not HF Trainer's schema, hence the rename)
-RESULT_FIELDS = ["language", "split", "n", "bleu4", "nltk_bleu4", "decode_seconds", "beam_size"]
+RESULT_FIELDS = ["language", "split", "n", "bleu4", "nltk_bleu4", "decode_seconds", "beam_size", "floor_bleu4",
+                 "above_floor", "floor_text"]
 # what `run_status` answers
 STATUSES = ("running", "completed", "stopped", "pruned", "failed", "interrupted", "unknown")
 TERMINAL = ("completed", "stopped", "pruned", "failed")
@@ -161,19 +162,40 @@ def write_results(run_dir: str | os.PathLike, rows: list[dict]) -> None:
     atomic_write_text(inside(run_dir, Path(run_dir) / RESULTS), buf.getvalue())
 
 
+class RunFileError(ValueError):
+    """A run file exists but is not what the engine writes (damaged, edited, or crafted). The message names the
+    file and the problem; readers name the run to the user and go on with the other runs."""
+
+
 def read_results(run_dir: str | os.PathLike) -> list[dict]:
+    """The rows of RUN_DIR/results.csv ([] when there is none). Raises RunFileError for a file that is not a
+    results table: no `language` column, a row whose language is not a known one, a number that is not one."""
     p = Path(run_dir) / RESULTS
     if p.is_symlink() or not p.is_file():
         return []
-    with open_read(p, binary=False) as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        for k in ("n", "beam_size"):
-            if r.get(k) not in (None, ""):
-                r[k] = int(float(r[k]))
-        for k in ("bleu4", "nltk_bleu4", "decode_seconds"):
-            if r.get(k) not in (None, ""):
-                r[k] = float(r[k])
+    try:
+        with open_read(p, binary=False) as fh:
+            rows = list(csv.DictReader(fh))
+            header = rows[0].keys() if rows else []
+    except (OSError, csv.Error, UnicodeError) as e:
+        raise RunFileError(f"{p}: cannot read it as a results table ({e})") from None
+    if rows and ("language" not in header or "bleu4" not in header):
+        raise RunFileError(f"{p}: not a results table (expected the columns {', '.join(RESULT_FIELDS[:4])}, "
+                           f"found {', '.join(str(h) for h in header)[:200]})")
+    for i, r in enumerate(rows, start=2):
+        if r.get("language") not in LANGUAGES:
+            raise RunFileError(f"{p}, line {i}: unknown language {str(r.get('language'))[:40]!r}")
+        try:
+            for k in ("n", "beam_size"):
+                r[k] = int(float(r[k])) if r.get(k) not in (None, "") else None
+            for k in ("floor_bleu4", "above_floor", "floor_text"):  # optional columns: absent when empty
+                if r.get(k) in (None, ""):
+                    r.pop(k, None)
+            for k in ("bleu4", "nltk_bleu4", "decode_seconds", "floor_bleu4", "above_floor"):
+                if k in r:
+                    r[k] = float(r[k]) if r[k] not in (None, "") else None
+        except (TypeError, ValueError, OverflowError):
+            raise RunFileError(f"{p}, line {i}: {k} is not a number ({str(r.get(k))[:40]!r})") from None
     return rows
 
 

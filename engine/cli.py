@@ -269,14 +269,16 @@ def cmd_config(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .contract.compare import compare_table, config_differences, format_table, to_csv
+    from .contract.compare import compare_runs, config_differences, format_table, to_csv
     from .contract.rundir import is_run_dir
 
     missing = [d for d in args.run_dirs if not is_run_dir(d)]
     if missing:
         print(f"cram: not a run directory: {', '.join(missing)}", file=sys.stderr)
         return 2
-    header, rows = compare_table(args.run_dirs)
+    header, rows, problems = compare_runs(args.run_dirs)
+    for problem in problems:
+        print(f"cram: unreadable run: {problem}", file=sys.stderr)
     if args.csv:
         print(to_csv(header, rows), end="")
         return 0

@@ -11,14 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import (QAbstractScrollArea, QApplication, QCheckBox, QComboBox, QDoubleSpinBox,
+                               QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from engine.contract.paths import LANGUAGES
 
 FOLDER_FIELDS = {"model.name_or_path", "data.path"}
-DURATION_FIELDS = {"budget.seconds"}
+# durations, all shown as hours : minutes : seconds whatever unit the engine's field has (field -> seconds per unit)
+DURATION_FIELDS = {"budget.seconds": 1.0, "eval.every_seconds": 1.0, "eval.checkpoint_minutes": 60.0}
+WARNING_FRAME = "QFrame#fieldFrame { border: 2px solid #ef6c00; border-radius: 4px; }"
 INT_MAX = 2**31 - 1
 INVALID_FRAME = "QFrame#fieldFrame { border: 2px solid #d32f2f; border-radius: 4px; }"
 VALID_FRAME = "QFrame#fieldFrame { border: 2px solid transparent; border-radius: 4px; }"
@@ -40,6 +44,55 @@ def field_tooltip(spec: dict) -> str:
         parts.append("Choices: " + ", ".join(spec["choices"]))
     parts.append(f"Default: {spec['default']!r}")
     return "<br>".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The wheel belongs to the scrolling panel: a field takes it only once it has focus (clicked or tabbed into), so
+# scrolling the form past a spin box or a combo never edits it. An ignored wheel event goes on to the parent (the
+# scroll area).
+class _FocusWheel:
+    def _init_wheel(self) -> None:
+        self.setFocusPolicy(Qt.StrongFocus)
+
+    def wheelEvent(self, event):  # noqa: N802 (Qt's name)
+        if self.hasFocus():
+            super().wheelEvent(event)
+            return
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        if area is None:
+            event.ignore()                 # no panel to scroll: let the parent have it
+            return
+        # handed to the panel's viewport directly (Qt does not pass on a synthesised wheel event, and the
+        # panel's scroll bar is the one meant)
+        vp = area.viewport()
+        pos = QPointF(vp.mapFromGlobal(event.globalPosition().toPoint()))
+        fwd = QWheelEvent(pos, event.globalPosition(), event.pixelDelta(), event.angleDelta(), event.buttons(),
+                          event.modifiers(), event.phase(), event.inverted(), event.source())
+        QApplication.sendEvent(vp, fwd)
+        event.accept()
+
+
+class SpinBox(_FocusWheel, QSpinBox):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._init_wheel()
+        self.setMinimumWidth(64)          # the range's widest value need not fit: the panel stays narrow
+
+
+class DoubleSpinBox(_FocusWheel, QDoubleSpinBox):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._init_wheel()
+
+
+class ComboBox(_FocusWheel, QComboBox):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._init_wheel()
+        self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(8)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -65,7 +118,7 @@ class Editor(QWidget):
 class ChoiceEditor(Editor):
     def __init__(self, spec, parent=None):
         super().__init__(spec, parent)
-        self.combo = QComboBox()
+        self.combo = ComboBox()
         self.combo.addItems([str(c) for c in spec["choices"]])
         self.combo.currentTextChanged.connect(self.changed)
         self._lay.addWidget(self.combo, 1)
@@ -98,7 +151,7 @@ class BoolEditor(Editor):
 class IntEditor(Editor):
     def __init__(self, spec, parent=None):
         super().__init__(spec, parent)
-        self.spin = QSpinBox()
+        self.spin = SpinBox()
         lo = spec.get("min")
         hi = spec.get("max")
         self.spin.setRange(int(lo) if lo is not None else -INT_MAX, min(int(hi), INT_MAX) if hi is not None
@@ -176,35 +229,53 @@ class TextEditor(Editor):
 
 
 class DurationEditor(Editor):
-    """Hours : minutes : seconds -> seconds (budget.seconds)."""
+    """Hours : minutes : seconds. value() is in the field's own unit (`scale` seconds each: 1 for budget.seconds,
+    60 for eval.checkpoint_minutes), so every duration of the form reads the same way. When 0 means something
+    ("(0 = only at the end)" in the help) a note says so beside it."""
 
-    def __init__(self, spec, parent=None):
+    def __init__(self, spec, parent=None, scale: float = 1.0):
         super().__init__(spec, parent)
-        hi = spec.get("max") or 30 * 24 * 3600
-        self.h, self.m, self.s = QSpinBox(), QSpinBox(), QSpinBox()
+        self.scale = float(scale)
+        hi = (spec.get("max") or 30 * 24 * 3600 / self.scale) * self.scale
+        self.h, self.m, self.s = SpinBox(), SpinBox(), SpinBox()
         self.h.setRange(0, int(hi // 3600))
         self.m.setRange(0, 59)
         self.s.setRange(0, 59)
         for w, suffix in ((self.h, " h"), (self.m, " min"), (self.s, " s")):
             w.setSuffix(suffix)
             w.setKeyboardTracking(True)
+            w.setMinimumWidth(52)
             w.valueChanged.connect(self.changed)
+            w.valueChanged.connect(self._note)
             self._lay.addWidget(w, 1)
+        help_text = spec.get("help") or ""
+        self.zero_note = QLabel(_zero_text(help_text) if "(0 =" in help_text else "")
+        self.zero_note.setStyleSheet("color: #555;")
+        self.zero_note.hide()
+        self._lay.addWidget(self.zero_note)
+
+    def seconds(self) -> int:
+        return self.h.value() * 3600 + self.m.value() * 60 + self.s.value()
 
     def value(self):
-        return float(self.h.value() * 3600 + self.m.value() * 60 + self.s.value())
+        v = self.seconds() / self.scale
+        return float(round(v, 6))
 
     def set_value(self, v):
         try:
-            total = int(round(float(v)))
-        except (TypeError, ValueError):
+            total = int(round(float(v) * self.scale))
+        except (TypeError, ValueError, OverflowError):
             total = 0
         total = max(0, total)
         for w, val in ((self.h, total // 3600), (self.m, total % 3600 // 60), (self.s, total % 60)):
             w.blockSignals(True)
             w.setValue(val)
             w.blockSignals(False)
+        self._note()
         self.changed.emit()
+
+    def _note(self, *_):
+        self.zero_note.setVisible(bool(self.zero_note.text()) and self.seconds() == 0)
 
 
 class LanguagesEditor(Editor):
@@ -276,23 +347,43 @@ class FieldRow(QWidget):
         self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.error_label.hide()
         lay.addWidget(self.error_label)
+        self.warning_label = QLabel()
+        self.warning_label.setObjectName("fieldWarning")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("color: #a04500;")
+        self.warning_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.warning_label.hide()
+        lay.addWidget(self.warning_label)
         self.setToolTip(field_tooltip(spec))
         editor.setToolTip(field_tooltip(spec))
         self.message: str | None = None
+        self.warning: str | None = None
 
     def set_error(self, message: str | None) -> None:
         if message == self.message:
             return
         self.message = message
-        self.frame.setStyleSheet(INVALID_FRAME if message else VALID_FRAME)
         self.error_label.setText(message or "")
         self.error_label.setVisible(bool(message))
+        self._frame()
+
+    def set_warning(self, message: str | None) -> None:
+        """A preflight warning (orange; does not block Start)."""
+        if message == self.warning:
+            return
+        self.warning = message
+        self.warning_label.setText(f"⚠ {message}" if message else "")
+        self.warning_label.setVisible(bool(message))
+        self._frame()
+
+    def _frame(self) -> None:
+        self.frame.setStyleSheet(INVALID_FRAME if self.message else WARNING_FRAME if self.warning else VALID_FRAME)
 
 
 def make_editor(spec: dict) -> Editor:
     name, t = spec["name"], spec["type"]
     if name in DURATION_FIELDS:
-        return DurationEditor(spec)
+        return DurationEditor(spec, scale=DURATION_FIELDS[name])
     if name == "data.languages":
         return LanguagesEditor(spec)
     if spec.get("choices"):

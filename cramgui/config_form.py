@@ -10,32 +10,72 @@ for (engine.contract.launch.TrainArgs): the command-line box, Start and the torc
 """
 from __future__ import annotations
 
+import html
 import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
-                               QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
+                               QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from engine.contract import config as ec
 from engine.contract.launch import TrainArgs, launch_command
 from engine.contract.paths import LANGUAGES, SPLITS, split_path
 
-from .config_fields import Editor, FieldRow, LanguagesEditor, field_tooltip, make_editor
+from .config_fields import DURATION_FIELDS, ComboBox, Editor, FieldRow, LanguagesEditor, field_tooltip, make_editor
+from .formatting import span
+from .preflight import preflight
 
 SECTION_TITLES = {"run": "Run", "model": "Model", "data": "Data", "train": "Training", "budget": "Time budget",
                   "eval": "Evaluation", "hardware": "Hardware", "log": "Logging"}
 LABELS = {"name_or_path": "Pretrained model", "lr": "Learning rate", "grad_accum": "Grad. accumulation",
           "max_source_len": "Max source length", "max_target_len": "Max target length", "grad_clip": "Grad. clip",
-          "seconds": "Budget (h:m:s)", "every_seconds": "Dev eval every", "dev_subset": "Dev subset",
-          "samples": "Samples / language", "checkpoint_minutes": "Checkpoint every", "gpus": "GPUs",
+          "seconds": "Budget", "every_seconds": "Dev eval every", "dev_subset": "Dev examples / lang",
+          "samples": "Test samples / lang", "checkpoint_minutes": "Checkpoint every", "gpus": "GPUs",
           "compile": "torch.compile", "path": "Folder", "site_packages": "Use site-packages",
           "max_train": "Max train / lang", "max_valid": "Max valid / lang", "max_test": "Max test / lang",
-          "split": "Final split", "threads": "CPU threads", "source": "Source"}
+          "split": "Final split", "threads": "CPU threads", "source": "Source", "max_steps": "Max steps",
+          "max_epochs": "Max epochs", "max_line_bytes": "Max line size", "vocab_size": "Vocabulary size",
+          "label_smoothing": "Label smoothing", "weight_decay": "Weight decay", "beam_size": "Beam size",
+          "batch_size": "Batch size", "tensorboard": "TensorBoard"}
 DEFAULTS_ITEM = "defaults"
+CUSTOM_ITEM = "(custom)"
+DEFAULTS_DESCRIPTION = "The engine's defaults: a tiny model trained from scratch on the built-in corpus."
+CUSTOM_DESCRIPTION = "Settings from a config file or an opened run."
+SETTINGS_PRESET = "form/preset"
+
+
+def settings() -> QSettings:
+    """The console's settings (organisation "cramgui")."""
+    return QSettings("cramgui", "cramgui")
+
+
+def preset_description(name: str) -> str:
+    """A preset's one-line description: its `description` key when it has one, else the first sentence of the
+    comment block at the top of resources/presets/NAME.toml."""
+    try:
+        text = (ec.PRESETS_DIR / f"{name}.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    comment = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("description") and "=" in stripped:
+            value = stripped.split("=", 1)[1].strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                return value[1:-1]
+        if stripped.startswith("#") and not (comment and comment[-1] is None):
+            comment.append(stripped.lstrip("#").strip())
+        elif comment:
+            comment.append(None)          # the block ended: keep reading for a description key
+    words = " ".join(c for c in comment if c)
+    for end in (". ", ".\n"):
+        if end in words + "\n":
+            return (words + "\n").split(end, 1)[0].strip() + "."
+    return words
 
 # Fields that only matter for some values of another field: disabled (not hidden) otherwise, so the form keeps its
 # shape. Pure presentation: the engine ignores the irrelevant values anyway.
@@ -62,6 +102,71 @@ def _label_for(spec: dict) -> str:
     return LABELS.get(spec["key"]) or spec["key"].replace("_", " ").capitalize()
 
 
+def _quantity(spec: dict, v) -> str:
+    """A bound of a field with its unit: durations in words (1 s, 30 days), others with the unit."""
+    if spec["name"] in DURATION_FIELDS:
+        return span(float(v) * DURATION_FIELDS[spec["name"]])
+    text = f"{v:,}" if isinstance(v, int) else f"{v:g}"
+    return f"{text} {spec['unit']}" if spec.get("unit") else text
+
+
+def field_message(spec: dict, value: Any, message: str) -> str:
+    """The engine's message about a field, said with the field's label and unit: "Budget must be between 1 s and
+    30 days", "Learning rate: must be a number"."""
+    label = _label_for(spec)
+    lo, hi = spec.get("min"), spec.get("max")
+    if spec["type"] in ("int", "float") and (lo is not None or hi is not None):
+        try:
+            v = float(ec.coerce(spec["name"], value))
+        except (ec.ConfigError, TypeError, ValueError):
+            v = None
+        if v is not None and v == v and ((lo is not None and v < lo) or (hi is not None and v > hi)):
+            if lo is not None and hi is not None:
+                return f"{label} must be between {_quantity(spec, lo)} and {_quantity(spec, hi)}"
+            if lo is not None:
+                return f"{label} must be at least {_quantity(spec, lo)}"
+            return f"{label} must be at most {_quantity(spec, hi)}"
+    return f"{label}: {message}"
+
+
+class ProblemList(QLabel):
+    """What stops Start (and the preflight warnings), one line per field, each a link to its field: clicking it
+    focuses the field and scrolls the form to it. Every text is escaped (a config can come from a run folder)."""
+
+    def __init__(self, form: ConfigForm, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.form = form
+        self.setObjectName("formProblems")
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.RichText)
+        self.setTextInteractionFlags(Qt.LinksAccessibleByMouse | Qt.LinksAccessibleByKeyboard)
+        self.linkActivated.connect(self._on_link)
+        self.lines: list[tuple[str, str, str]] = []      # (kind: error|warning, field, message)
+        self.hide()
+
+    def set_problems(self, errors: list[ec.ConfigError], warnings: dict[str, str]) -> None:
+        lines = [("error", e.field, e.message) for e in errors]
+        lines += [("warning", f, m) for f, m in warnings.items()]
+        if lines == self.lines:
+            return
+        self.lines = lines
+        parts = []
+        if errors:
+            n = len(errors)
+            parts.append(f"<b style='color:#c62828'>Fix {n} field{'s' if n > 1 else ''} to start:</b>")
+        for kind, field, msg in lines:
+            colour = "#c62828" if kind == "error" else "#a04500"
+            mark = "" if kind == "error" else "⚠ "
+            parts.append(f"<a href='field:{html.escape(field, quote=True)}' style='color:{colour}'>"
+                         f"{mark}{html.escape(msg)}</a>")
+        self.setText("<br>".join(parts))
+        self.setVisible(bool(lines))
+
+    def _on_link(self, link: str) -> None:
+        if link.startswith("field:"):
+            self.form.focus_field(link[len("field:"):])
+
+
 # ---------------------------------------------------------------------------------------------------------------
 class ConfigForm(QWidget):
     """The run configuration form. `config()` is what Start runs; `command_line()` is the same as `cram train`."""
@@ -76,13 +181,29 @@ class ConfigForm(QWidget):
         self._base = ec.RunConfig()
         self._preset: str | None = None
         self._errors: list[ec.ConfigError] = []
+        self._warnings: dict[str, str] = {}
+        self._data_stats: dict | None = None
         self._valid = True
         self._loading = False
+        self.problems_view = ProblemList(self)      # the window shows it beside Start
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         outer.setSpacing(6)
         outer.addLayout(self._build_top())
+        self.preset_note = QLabel()
+        self.preset_note.setObjectName("presetNote")
+        self.preset_note.setWordWrap(True)
+        self.preset_note.setTextFormat(Qt.PlainText)
+        self.preset_note.setStyleSheet("color: #555;")
+        self.revert_button = QToolButton()
+        self.revert_button.setText("Revert")
+        self.revert_button.setToolTip("Back to the preset's values")
+        self.revert_button.clicked.connect(self.revert)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.preset_note, 1)
+        note_row.addWidget(self.revert_button, 0, Qt.AlignTop)
+        outer.addLayout(note_row)
         self.form_error = QLabel()
         self.form_error.setWordWrap(True)
         self.form_error.setStyleSheet("color: #c62828;")
@@ -97,6 +218,7 @@ class ConfigForm(QWidget):
                 box.setObjectName(f"section_{sec}")
                 fl = QFormLayout(box)
                 fl.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+                fl.setRowWrapPolicy(QFormLayout.WrapLongRows)     # a narrow panel puts a label above its field
                 fl.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 fl.setContentsMargins(6, 4, 6, 4)
                 fl.setVerticalSpacing(2)
@@ -105,6 +227,7 @@ class ConfigForm(QWidget):
             editor = make_editor(spec)
             row = FieldRow(spec, editor)
             label = QLabel(_label_for(spec))
+            label.setObjectName(f"label_{spec['name']}")
             label.setToolTip(field_tooltip(spec))
             label.setBuddy(editor)
             sections[sec].addRow(label, row)
@@ -112,7 +235,9 @@ class ConfigForm(QWidget):
             editor.changed.connect(lambda n=spec["name"]: self._on_edit(n))
         self.section_layouts = sections          # more rows can be added to a section (data tools)
 
-        outer.addWidget(QLabel("Command line (copy to run headless):"))
+        cmd_label = QLabel("Command line (copy to run headless):")
+        cmd_label.setWordWrap(True)
+        outer.addWidget(cmd_label)
         cmd_row = QHBoxLayout()
         self.command_box = QPlainTextEdit()
         self.command_box.setObjectName("commandLine")
@@ -130,26 +255,33 @@ class ConfigForm(QWidget):
         outer.addLayout(cmd_row)
         outer.addStretch(1)
 
-        self.set_config(cfg or ec.RunConfig())
         if cfg is None:
             self.preset_combo.setCurrentText(DEFAULTS_ITEM)
+        self.set_config(cfg or ec.RunConfig())
 
     def _build_top(self) -> QHBoxLayout:
         top = QHBoxLayout()
         top.addWidget(QLabel("Preset:"))
-        self.preset_combo = QComboBox()
+        self.preset_combo = ComboBox()
         self.preset_combo.setObjectName("presetCombo")
-        self.preset_combo.addItem("(custom)")
+        self.preset_combo.addItem(CUSTOM_ITEM)
         self.preset_combo.addItem(DEFAULTS_ITEM)
         self.preset_combo.addItems(ec.preset_names())
         self.preset_combo.setToolTip("Load a preset from resources/presets/ (replaces every field); "
                                      "'(custom)' when the form came from a file or an opened run")
+        for i in range(1, self.preset_combo.count()):
+            name = self.preset_combo.itemText(i)
+            self.preset_combo.setItemData(i, DEFAULTS_DESCRIPTION if name == DEFAULTS_ITEM
+                                          else preset_description(name), Qt.ToolTipRole)
         self.preset_combo.activated.connect(self._on_preset)
         top.addWidget(self.preset_combo, 1)
-        self.load_button = QPushButton("Load…")
+        self.preset_combo.setMinimumContentsLength(6)
+        self.load_button = QToolButton()
+        self.load_button.setText("Load…")
         self.load_button.setToolTip("Load a config file (.toml or .json)")
         self.load_button.clicked.connect(self.load_config_dialog)
-        self.save_button = QPushButton("Save…")
+        self.save_button = QToolButton()
+        self.save_button.setText("Save…")
         self.save_button.setToolTip("Save this config to a .toml or .json file")
         self.save_button.clicked.connect(self.save_config_dialog)
         top.addWidget(self.load_button)
@@ -204,10 +336,10 @@ class ConfigForm(QWidget):
         self.set_config(cfg)
 
     def set_preset(self, name: str) -> None:
-        self.set_config(ec.preset(name))
+        cfg = ec.preset(name)
         self._preset = name
         self.preset_combo.setCurrentText(name)
-        self._refresh()
+        self.set_config(cfg)
 
     def preset(self) -> str | None:
         return self._preset
@@ -217,6 +349,73 @@ class ConfigForm(QWidget):
 
     def is_valid(self) -> bool:
         return not self._errors
+
+    def warnings(self) -> dict[str, str]:
+        """Preflight warnings {field: message} (cramgui.preflight): shown at the fields, Start stays enabled."""
+        return dict(self._warnings)
+
+    def field_warning(self, name: str) -> str | None:
+        return self.rows[name].warning
+
+    def set_data_stats(self, stats: dict | None) -> None:
+        """The Data tab's statistics of the chosen folder (engine.contract.lengths.length_stats), for preflight."""
+        if stats is not self._data_stats:
+            self._data_stats = stats
+            self._refresh()
+
+    def attach_data_stats(self, loader) -> None:
+        """Follow a cramgui.data_panel.StatsLoader: its statistics feed the preflight warnings."""
+        loader.changed.connect(lambda: self.set_data_stats(loader.stats))
+        self.set_data_stats(loader.stats)
+
+    def modified_fields(self) -> list[str]:
+        """Fields whose value differs from what the form was set to (the preset, the defaults, the file)."""
+        return list(ec.diff(self._base, self.config()))
+
+    def is_modified(self) -> bool:
+        return bool(self.modified_fields())
+
+    def revert(self) -> None:
+        """Back to what the form was set to (the preset's values)."""
+        self.set_config(self._base)
+
+    def focus_field(self, name: str) -> bool:
+        """Focus a field's editor and scroll the form (inside its scroll area) to it."""
+        row = self.rows.get(name)
+        if row is None:
+            return False
+        target = next((w for w in [row.editor, *row.editor.findChildren(QWidget)]
+                       if w.focusPolicy() != Qt.NoFocus and w.isEnabled()), None)
+        if target is not None:
+            target.setFocus(Qt.OtherFocusReason)
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        if area is not None:
+            area.ensureWidgetVisible(row, 40, 60)
+        return True
+
+    def remember_preset(self) -> None:
+        """Store the preset chosen (QSettings), for restore_last_preset at the next start."""
+        text = self.preset_combo.currentText()
+        if text != CUSTOM_ITEM:
+            settings().setValue(SETTINGS_PRESET, text)
+
+    def restore_last_preset(self) -> str | None:
+        """Load the preset chosen last time (QSettings); None when there is none or it no longer exists."""
+        name = settings().value(SETTINGS_PRESET, "", str)
+        if name == DEFAULTS_ITEM:
+            self._preset = None
+            self.preset_combo.setCurrentText(DEFAULTS_ITEM)
+            self.set_config(ec.RunConfig())
+            return name
+        if name and name in ec.preset_names():
+            try:
+                self.set_preset(name)
+            except ec.ConfigError:
+                return None
+            return name
+        return None
 
     def field_error(self, name: str) -> str | None:
         """The message shown at a field (None when it is fine)."""
@@ -309,6 +508,7 @@ class ConfigForm(QWidget):
             self.set_config(ec.RunConfig())
         else:
             self.set_preset(text)
+        self.remember_preset()
         self._show_form_error("")
 
     def _on_edit(self, name: str) -> None:
@@ -324,20 +524,26 @@ class ConfigForm(QWidget):
         for name, v in values.items():
             msg = ec.validate_field(name, v)
             if msg:
-                messages[name] = msg
+                messages[name] = field_message(self.rows[name].spec, v, msg)
         cfg = self.config()
         for err in ec.validate(cfg):
             if err.field in self.rows and err.field not in messages:
-                messages[err.field] = err.message
+                messages[err.field] = field_message(self.rows[err.field].spec, values[err.field], err.message)
         lang_msg = self._languages_message(cfg)
         if lang_msg and "data.languages" not in messages:
-            messages["data.languages"] = lang_msg
+            messages["data.languages"] = field_message(self.rows["data.languages"].spec, None, lang_msg)
+        warnings = {f: field_message(self.rows[f].spec, None, m)
+                    for f, m in preflight(cfg, self._data_stats).items() if f in self.rows and f not in messages}
 
         for name, row in self.rows.items():
             row.set_error(messages.get(name))
+            row.set_warning(warnings.get(name))
             rel = RELEVANT.get(name)
             row.editor.setEnabled(True if rel is None else bool(rel(values)))
         self._errors = [ec.ConfigError(n, m) for n, m in messages.items()]
+        self._warnings = warnings
+        self.problems_view.set_problems(self._errors, warnings)
+        self._update_note()
         text = self.command_text()
         if text != self.command_box.toPlainText():
             self.command_box.setPlainText(text)
@@ -347,6 +553,22 @@ class ConfigForm(QWidget):
         if valid != self._valid:
             self._valid = valid
             self.valid_changed.emit(valid)
+
+    def _update_note(self) -> None:
+        """The preset's description, and a "modified" mark naming the fields changed since."""
+        text = self.preset_combo.currentText()
+        desc = (CUSTOM_DESCRIPTION if text == CUSTOM_ITEM else DEFAULTS_DESCRIPTION if text == DEFAULTS_ITEM
+                else preset_description(text))
+        changed = self.modified_fields()
+        if changed:
+            labels = [_label_for(self.rows[n].spec) for n in changed if n in self.rows]
+            shown = ", ".join(labels[:4]) + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
+            desc = f"{desc}\n● modified: {shown}"
+        self.preset_note.setText(desc)
+        self.preset_note.setVisible(bool(desc))
+        self.revert_button.setVisible(bool(changed))
+        combo_tip = "Load a preset from resources/presets/ (replaces every field)"
+        self.preset_combo.setToolTip(f"{combo_tip}\n{desc}" if desc else combo_tip)
 
     def _languages_message(self, cfg: ec.RunConfig) -> str | None:
         editor = self.rows["data.languages"].editor

@@ -108,3 +108,65 @@ def exit_text(code: int | None) -> str:
             name = f"signal {-code}"
         return f"was killed by {name} (exit status {code})"
     return f"exited with status {code}"
+
+
+def span(seconds) -> str:
+    """A duration in words for messages: '1 s', '90 s' -> '1 min 30 s', '2 h', '2 h 5 min', '30 days'."""
+    s = number(seconds)
+    if s is None:
+        return DASH
+    if 0 < s < 1:
+        return f"{s:g} s"
+    s = int(round(max(0.0, s)))
+    d, rest = divmod(s, 86400)
+    h, rest = divmod(rest, 3600)
+    m, sec = divmod(rest, 60)
+    parts = []
+    if d:
+        parts.append(f"{d} day{'s' if d != 1 else ''}")
+    if h:
+        parts.append(f"{h} h")
+    if m:
+        parts.append(f"{m} min")
+    if sec or not parts:
+        parts.append(f"{sec} s")
+    return " ".join(parts[:2])
+
+
+def hms_short(seconds) -> str:
+    """Axis ticks of long runs: 45 s -> '0:45', 3725 s -> '1:02:05', 2 days -> '2d 0:00:00'; '' when unknown."""
+    s = number(seconds)
+    if s is None:
+        return ""
+    neg = s < 0
+    s = int(round(abs(s)))
+    d, rest = divmod(s, 86400)
+    h, rest = divmod(rest, 3600)
+    m, sec = divmod(rest, 60)
+    text = f"{h}:{m:02d}:{sec:02d}" if h or d else f"{m}:{sec:02d}"
+    if d:
+        text = f"{d}d {text}"
+    return ("-" if neg else "") + text
+
+
+def count(v) -> str:
+    """1,234 / 12.3M / 1.2B for parameters and tokens; a dash when unknown."""
+    v = number(v)
+    if v is None:
+        return DASH
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div * 10:
+            return f"{v / div:.1f}{suffix}"
+    return f"{v:,.0f}"
+
+
+def size_bytes(v) -> str:
+    """Bytes in binary units: 512 B, 3.2 GiB; a dash when unknown."""
+    v = number(v)
+    if v is None:
+        return DASH
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(v) < 1024 or unit == "TiB":
+            return f"{v:.0f} {unit}" if unit == "B" else f"{v:.1f} {unit}"
+        v /= 1024
+    return DASH

@@ -22,7 +22,14 @@ from engine.contract.rundir import CONFIG, fold_status, read_results, read_sampl
 
 from .tailer import replay
 
-STEP_COLUMNS = ("step", "elapsed", "loss", "lr", "tokens_per_s", "progress")
+STEP_COLUMNS = ("step", "elapsed", "loss", "lr", "tokens_per_s", "progress", "grad_norm", "mfu", "tokens", "epoch",
+                "max_memory_allocated", "max_memory_reserved")
+# what each phase (engine.contract.events.PHASES) is called in the status line
+PHASE_TEXT = {"starting": "starting: importing", "loading_data": "starting: loading data",
+              "tokenizer": "starting: training the tokenizer", "model": "starting: building the model",
+              "compiling": "starting: compiling", "training": "training", "dev_eval": "dev evaluation",
+              "checkpointing": "checkpointing", "test_decode": "test decoding", "finished": "finished"}
+_BEFORE_TRAINING = {"starting", "loading_data", "tokenizer", "model", "compiling", "dev_eval", "checkpointing"}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -120,7 +127,8 @@ _PLAIN = {float, int, type(None)}
 def _idle_status() -> dict:
     return {"step": 0, "elapsed": 0.0, "progress": 0.0, "budget_seconds": None, "remaining": None,
             "eta_seconds": None, "loss": None, "tokens_per_s": None, "device": None, "state": "idle",
-            "best_dev_bleu": None}
+            "best_dev_bleu": None, "phase": None, "phase_text": None, "phase_message": None, "decode": None,
+            "train_eta": None, "eval_eta": None}
 
 
 _STATES = {"unknown": "idle", "started": "running"}   # fold_status values shown under another name
@@ -139,6 +147,8 @@ class RunState(QObject):
     finished = Signal(dict)            # the 'done' event
     log_line = Signal(str)             # 'log' events, formatted
     data_report = Signal(dict)         # 'data' events
+    phase_changed = Signal(str)        # a 'phase' event (engine.contract.events.PHASES)
+    decoding = Signal(dict)            # a decode 'progress' event (the final evaluation)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -160,6 +170,8 @@ class RunState(QObject):
         self.data_reports: list[dict] = []
         self.errors: list[dict] = []
         self.checkpoints: list[dict] = []
+        self.resumes: list[dict] = []             # the `started` events of resumed sessions (plot markers)
+        self.decode: dict[tuple[str, str], dict] = {}   # (language, split) -> its latest decode progress event
         self.done: dict | None = None
         self.status: dict = _idle_status()
         self.folded_status = "unknown"   # engine.contract.rundir.fold_status over the events so far
@@ -220,21 +232,119 @@ class RunState(QObject):
         tps = self.steps.view("tokens_per_s")
         st["loss"] = _last_finite(loss)
         st["tokens_per_s"] = _last_finite(tps)
+        if st["phase"] in _BEFORE_TRAINING or st["phase"] is None:
+            self._set_phase("training")               # steps are training (an engine without phase events too)
         self._fold(last)
         self._update_eta()
 
     def _update_eta(self) -> None:
+        """`train_eta` (the training budget left, from progress), `eval_eta` (the final decoding still to come) and
+        their sum `eta_seconds`. The evaluation is estimated from the dev evaluations' seconds per example times
+        the final split's examples, and once decoding has started from its own progress."""
         st = self.status
         budget = st.get("budget_seconds")
         elapsed = st.get("elapsed") or 0.0
         progress = st.get("progress") or 0.0
         st["remaining"] = max(0.0, budget - elapsed) if budget else None
-        if 0.0 < progress < 1.0 and elapsed > 0:
-            st["eta_seconds"] = elapsed * (1.0 - progress) / progress
+        if st.get("phase") in ("test_decode", "finished") or self.decode:
+            train = 0.0
+        elif 0.0 < progress < 1.0 and elapsed > 0:
+            train = elapsed * (1.0 - progress) / progress
         elif progress >= 1.0:
-            st["eta_seconds"] = 0.0
+            train = 0.0
         else:
-            st["eta_seconds"] = st["remaining"]
+            train = st["remaining"]
+        st["train_eta"] = train
+        st["eval_eta"] = self._eval_eta()
+        st["decode"] = self._decode_summary()
+        if train is None:
+            st["eta_seconds"] = None
+        else:
+            st["eta_seconds"] = train + (st["eval_eta"] or 0.0)
+
+    def eval_examples(self) -> dict[str, int]:
+        """Examples of the final split per language (the `data` events, capped by data.max_test)."""
+        cfg = self.config if isinstance(self.config, dict) else {}
+        split = str(((cfg.get("eval") or {}).get("split")) or "test")
+        cap = number((cfg.get("data") or {}).get("max_test" if split == "test" else "max_valid")) or 0
+        out: dict[str, int] = {}
+        for d in self.data_reports:
+            n = number(d.get("n"))
+            if d.get("split") == split and n is not None:
+                out[str(d.get("language") or "?")] = int(min(n, cap) if cap > 0 else n)
+        return out
+
+    def _seconds_per_example(self) -> float | None:
+        """Decoding seconds per example: from the decode progress when it has started, else from the last dev
+        evaluations (eval_seconds / n)."""
+        for ev in reversed(list(self.decode.values())):
+            done, total, eta = number(ev.get("done")), number(ev.get("total")), number(ev.get("eta_seconds"))
+            if done and total and eta is not None and total > done:
+                return eta / (total - done)
+        rates = [number(e.get("eval_seconds")) / number(e.get("n")) for e in self.evals[-3:]
+                 if number(e.get("eval_seconds")) is not None and number(e.get("n"))]
+        return sum(rates) / len(rates) if rates else None
+
+    def _eval_eta(self) -> float | None:
+        if self.done is not None:
+            return 0.0
+        per = self._seconds_per_example()
+        counts = self.eval_examples()
+        left = 0.0
+        for (lang, _split), ev in self.decode.items():
+            total, done = number(ev.get("total")) or 0, number(ev.get("done")) or 0
+            eta = number(ev.get("eta_seconds"))
+            counts.pop(lang, None)
+            if total > done:
+                left += eta if eta is not None else (per or 0.0) * (total - done)
+        if per is None:
+            return left if self.decode else None
+        return left + per * sum(counts.values())
+
+    def _decode_summary(self) -> dict | None:
+        """The decoding in progress: {language, split, done, total, eta_seconds} of the latest decode event, with
+        `all_done` / `all_total` over every language decoded so far."""
+        if not self.decode:
+            return None
+        last = list(self.decode.values())[-1]
+        all_done = sum(int(number(e.get("done")) or 0) for e in self.decode.values())
+        all_total = sum(int(number(e.get("total")) or 0) for e in self.decode.values())
+        return {"language": last.get("language"), "split": last.get("split"),
+                "done": int(number(last.get("done")) or 0), "total": int(number(last.get("total")) or 0),
+                "eta_seconds": number(last.get("eta_seconds")), "all_done": all_done, "all_total": all_total,
+                "languages": len(self.decode)}
+
+    def _set_phase(self, phase: str | None, message: str | None = None) -> None:
+        st = self.status
+        st["phase"] = phase
+        st["phase_message"] = message
+        st["phase_text"] = PHASE_TEXT.get(phase, phase) if phase else None
+
+    def card(self) -> dict:
+        """What identifies the run and what it has used so far (the run card): model kind and size, parameters,
+        training examples, device, precision, ranks, epoch, tokens seen, CUDA peak memory."""
+        cfg = self.config if isinstance(self.config, dict) else {}
+        model = cfg.get("model") or {}
+        ev = self.started_event or {}
+        source = str(model.get("source") or "") or None
+        if source == "scratch":
+            what = f"from scratch, {model.get('size') or '?'}"
+        elif source in ("encoder", "seq2seq"):
+            what = f"{source}: {model.get('name_or_path') or '?'}"
+        else:
+            what = None
+        s = self.steps
+        tokens = s.view("tokens")
+        seen = float(np.nansum(tokens)) if len(tokens) and np.isfinite(tokens).any() else None
+        if self.done is not None and number(self.done.get("tokens_seen")) is not None:
+            seen = number(self.done.get("tokens_seen"))
+        return {"name": cfg.get("name") or (Path(self.run_dir).name if self.run_dir else None),
+                "model": what, "parameters": number(ev.get("n_params")), "train_examples": number(ev.get("n_train")),
+                "device": self.device, "precision": ev.get("precision"), "ranks": number(ev.get("world_size")),
+                "epoch": _last_finite(s.view("epoch")), "tokens_seen": seen,
+                "peak_allocated": _max_finite(s.view("max_memory_allocated")),
+                "peak_reserved": _max_finite(s.view("max_memory_reserved")),
+                "resumed": len(self.resumes)}
 
     def _apply(self, kind: str | None, ev: dict) -> bool:
         """Apply one non-step event; True when plot data changed."""
@@ -255,6 +365,11 @@ class RunState(QObject):
                     self.steps.truncate(keep)
                     changed = True
                 self.evals = [e for e in self.evals if (number(e.get("step")) or 0) <= start_step]
+            if ev.get("resumed") is True:
+                self.resumes.append(ev)
+            self.decode = {}
+            if self.status.get("phase") in (None, "finished", "test_decode"):
+                self._set_phase("starting")
             budget = number(ev.get("budget_seconds"))
             if budget is None and self.config:
                 budget = number((self.config.get("budget") or {}).get("seconds"))
@@ -269,9 +384,10 @@ class RunState(QObject):
             self.done = None
             self._update_eta()
             self.started.emit(ev)
-            return changed
+            return changed or ev.get("resumed") is True
         if kind == "eval":
             self.evals.append(ev)
+            self._update_eta()
             b = number(ev.get("dev_bleu"))
             if b is not None and (st["best_dev_bleu"] is None or b > st["best_dev_bleu"]):
                 st["best_dev_bleu"] = b
@@ -300,9 +416,28 @@ class RunState(QObject):
             b = number(ev.get("best_dev_bleu"))
             if b is not None and (st["best_dev_bleu"] is None or b > st["best_dev_bleu"]):
                 st["best_dev_bleu"] = b
+            self._set_phase("finished")
             self._update_eta()
             st["eta_seconds"] = 0.0 if st["state"] == "completed" else None
+            st["eval_eta"] = 0.0 if st["state"] == "completed" else None
             self.finished.emit(ev)
+            return False
+        if kind == "phase":
+            phase = ev.get("phase")
+            if isinstance(phase, str) and phase:
+                msg = ev.get("message")
+                self._set_phase(phase, msg if isinstance(msg, str) else None)
+                self._update_eta()
+                self.phase_changed.emit(phase)
+            return False
+        if kind == "progress":
+            if ev.get("task") == "decode":
+                key = (str(ev.get("language") or "?"), str(ev.get("split") or "?"))
+                self.decode[key] = ev
+                if st.get("phase") != "test_decode":
+                    self._set_phase("test_decode")
+                self._update_eta()
+                self.decoding.emit(ev)
             return False
         if kind == "log":
             self.log_line.emit(format_log(ev))
@@ -381,6 +516,11 @@ def _last_finite(a: np.ndarray) -> float | None:
         return float(tail[ok[-1]])
     ok = np.flatnonzero(np.isfinite(a))
     return float(a[ok[-1]]) if len(ok) else None
+
+
+def _max_finite(a: np.ndarray) -> float | None:
+    ok = a[np.isfinite(a)] if len(a) else a
+    return float(ok.max()) if len(ok) else None
 
 
 def format_log(ev: dict) -> str:

@@ -1,12 +1,69 @@
-"""The status line: budget progress bar + step, loss, tokens/s, ETA, device, state (from RunState.status)."""
+"""The status line: state and phase, budget progress bar (test decoding `k / N` on its own bar), step, loss,
+tokens/s, total ETA (training left + the evaluation still to come), device (from RunState.status).
+
+Every label elides instead of overflowing and the bars shrink, so the panel fits a 1024 px window beside the
+status bar's own messages; the full text is in each widget's tooltip and in `text()`.
+"""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
 from .formatting import DEFAULT_COLOUR, hms, loss, rate, status_colour
 
-
 WARNING_STYLE = "QLabel { background: #ffebee; border: 1px solid #c62828; border-radius: 3px; padding: 0 6px; }"
+
+
+class ElidedLabel(QLabel):
+    """A plain-text label that elides its text (…) when narrower than it; never asks for more than `min_chars`
+    characters of room."""
+
+    def __init__(self, text: str = "", min_chars: int = 4, parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setTextFormat(Qt.PlainText)
+        self.min_chars = min_chars
+        self.colour: str | None = None
+        self.bold = False
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
+
+    def set_style(self, colour: str | None, bold: bool = False) -> None:
+        if (colour, bold) != (self.colour, self.bold):
+            self.colour, self.bold = colour, bold
+            f = self.font()
+            f.setBold(bold)
+            self.setFont(f)
+            pal = self.palette()
+            pal.setColor(QPalette.WindowText, QColor(colour) if colour else self.style().standardPalette().color(
+                QPalette.WindowText))
+            self.setPalette(pal)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        fm = self.fontMetrics()
+        m = self.contentsMargins()
+        return QSize(fm.horizontalAdvance("x" * self.min_chars) + m.left() + m.right(),
+                     super().minimumSizeHint().height())
+
+    def paintEvent(self, _event) -> None:  # noqa: N802
+        p = QPainter(self)
+        r = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, r.width())
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.drawText(r, int(self.alignment() | Qt.AlignVCenter), text)
+
+    def is_elided(self) -> bool:
+        return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+
+
+def _bar(width: int, tip: str) -> QProgressBar:
+    bar = QProgressBar()
+    bar.setRange(0, 1000)
+    bar.setTextVisible(True)
+    bar.setMinimumWidth(70)
+    bar.setMaximumWidth(width)
+    bar.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+    bar.setToolTip(tip)
+    return bar
 
 
 class StatusPanel(QWidget):
@@ -16,31 +73,50 @@ class StatusPanel(QWidget):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 4, 0)
-        lay.setSpacing(14)
-        self.run_label = QLabel()
+        lay.setSpacing(10)
+        self.run_label = ElidedLabel(min_chars=6)
         self.run_label.setToolTip("The run shown")
         self.run_label.hide()
-        self.state_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFixedWidth(260)
-        self.progress.setTextVisible(True)
-        self.step_label = QLabel()
-        self.loss_label = QLabel()
-        self.tps_label = QLabel()
-        self.eta_label = QLabel()
-        self.device_label = QLabel()
-        for w in (self.run_label, self.state_label, self.progress, self.step_label, self.loss_label, self.tps_label,
-                  self.eta_label, self.device_label):
+        self.state_label = ElidedLabel(min_chars=6)
+        self.phase_label = ElidedLabel(min_chars=8)
+        self.phase_label.setObjectName("phaseLabel")
+        self.progress = _bar(240, "Training budget used / total (dev-evaluation pauses excluded)")
+        self.decode_bar = _bar(200, "Final evaluation: examples decoded / examples of the split")
+        self.decode_bar.setObjectName("decodeBar")
+        self.decode_bar.hide()
+        self.step_label = ElidedLabel(min_chars=5)
+        self.loss_label = ElidedLabel(min_chars=5)
+        self.tps_label = ElidedLabel(min_chars=5)
+        self.eta_label = ElidedLabel(min_chars=8)
+        self.device_label = ElidedLabel(min_chars=5)
+        self.widgets = (self.run_label, self.state_label, self.phase_label, self.progress, self.decode_bar,
+                        self.step_label, self.loss_label, self.tps_label, self.eta_label, self.device_label)
+        for w in self.widgets:
             lay.addWidget(w)
-        self.progress.setToolTip("Training budget used / total (dev-evaluation pauses excluded)")
-        self.eta_label.setToolTip("Estimated time left (training budget, from progress)")
+        self.eta_label.setToolTip("Estimated time left: training budget + the final evaluation still to come")
         self.update_status({})
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        """Room for the usual texts, not for every label at full length: the status bar's messages need some."""
+        return QSize(min(super().sizeHint().width(), 760), super().sizeHint().height())
 
     def update_status(self, st: dict, state_override: str | None = None) -> None:
         state = state_override or st.get("state") or "idle"
-        color = status_colour(state) or DEFAULT_COLOUR
-        self.state_label.setText(f"<b style='color:{color}'>{state}</b>")
+        self.state_label.setText(state)
+        self.state_label.set_style(status_colour(state) or DEFAULT_COLOUR, bold=True)
+        self.state_label.setToolTip(state)
+        phase = st.get("phase_text")
+        if phase and st.get("phase_message") and phase.split(":")[0] == "starting":
+            phase = f"{phase} ({st['phase_message']})"
+        decode = st.get("decode")
+        if decode and st.get("phase") == "test_decode":
+            lang = decode.get("language") or ""
+            phase = f"test decoding {lang} {decode.get('done', 0):,} / {decode.get('total', 0):,}".replace("  ", " ")
+        show_phase = bool(phase) and st.get("state") == "running"       # the run's own state: not yet ended
+        self.phase_label.setText(phase or "")
+        self.phase_label.setToolTip(phase or "")
+        self.phase_label.setVisible(show_phase)
+
         budget = st.get("budget_seconds")
         elapsed = st.get("elapsed") or 0.0
         progress = st.get("progress")
@@ -49,15 +125,32 @@ class StatusPanel(QWidget):
         progress = min(max(float(progress or 0.0), 0.0), 1.0)
         self.progress.setValue(int(round(progress * 1000)))
         if budget:
-            self.progress.setFormat(f"budget {hms(elapsed)} / {hms(budget)}  ({progress:.0%})")
+            self.progress.setFormat(f"budget {hms(elapsed)} / {hms(budget)} ({progress:.0%})")
         else:
             self.progress.setFormat("budget –")
+        if decode and decode.get("total"):
+            frac = min(1.0, decode["done"] / decode["total"])
+            self.decode_bar.setValue(int(round(frac * 1000)))
+            eta = decode.get("eta_seconds")
+            self.decode_bar.setFormat(f"decode {decode['done']:,} / {decode['total']:,}"
+                                      + (f" · {hms(eta)}" if eta is not None and frac < 1 else ""))
+            self.decode_bar.setVisible(True)
+        else:
+            self.decode_bar.setVisible(False)
         self.step_label.setText(f"step {int(st.get('step') or 0):,}")
         self.loss_label.setText(f"loss {loss(st.get('loss'))}")
         self.tps_label.setText(f"{rate(st.get('tokens_per_s'))} tok/s")
-        remaining = st.get("remaining")
-        self.eta_label.setText(f"left {hms(remaining)} · ETA {hms(st.get('eta_seconds'))}")
+        eta = st.get("eta_seconds")
+        ev = st.get("eval_eta")
+        text = f"ETA {hms(eta)}"
+        if ev and st.get("train_eta"):
+            text += f" (incl. eval ~{hms(ev)})"
+        self.eta_label.setText(text)
+        self.eta_label.setToolTip(f"Training left {hms(st.get('train_eta'))}; final evaluation still to come "
+                                  f"~{hms(ev)}; budget left {hms(st.get('remaining'))}")
         self.device_label.setText(f"device {st.get('device') or '–'}")
+        for w in (self.step_label, self.loss_label, self.tps_label, self.device_label):
+            w.setToolTip(w.text())
 
     def set_warning(self, on: bool) -> None:
         """A framed, tinted state label (a followed run that went stale)."""
@@ -66,16 +159,22 @@ class StatusPanel(QWidget):
             self.state_label.setStyleSheet(style)
 
     def is_warning(self) -> bool:
-        return bool(self.state_label.styleSheet())
+        return self.state_label.styleSheet() == WARNING_STYLE
 
     def set_run(self, name: str) -> None:
         if self.run_label.text() != name:
             self.run_label.setText(name)
+            self.run_label.setToolTip(f"The run shown: {name}")
             self.run_label.setVisible(bool(name))
 
     def text(self) -> str:
         """Everything shown, as plain text (tests, accessibility)."""
-        parts = [self.run_label.text(), self.state_label.text(), self.progress.text()]
+        parts = [self.run_label.text(), self.state_label.text()]
+        if self.phase_label.isVisibleTo(self):
+            parts.append(self.phase_label.text())
+        parts.append(self.progress.text())
+        if self.decode_bar.isVisibleTo(self):
+            parts.append(self.decode_bar.text())
         parts += [w.text() for w in (self.step_label, self.loss_label, self.tps_label, self.eta_label,
                                      self.device_label)]
         return " | ".join(parts)

@@ -38,7 +38,16 @@ class Actions:
                             "Stop gracefully: the engine finishes the step, checkpoints, then exits")
         self.resume = _action(win, "&Resume", win.resume_run, "Ctrl+Shift+R",
                               "Continue the stopped run from its last checkpoint (same run directory)")
-        self.kill = _action(win, "&Kill now", win.kill_run, None, "Kill the engine at once (no checkpoint)")
+        self.kill = _action(win, "&Kill now", win.kill_run, None,
+                            "Kill the engine at once with SIGKILL (no new checkpoint: the last one is kept)")
+        self.evaluate = _action(win, "&Evaluate…", win.open_evaluate_dialog, "Ctrl+Shift+E",
+                                "Evaluate the shown run's checkpoint (split, beam size, best or last checkpoint)")
+        self.stop_and_evaluate = _action(win, "Stop and e&valuate…", lambda: win.open_evaluate_dialog(
+            stop_first=True), None, "Stop the live run gracefully (it checkpoints), then evaluate it")
+        self.use_settings = _action(win, "&Use this run's settings", win.use_run_settings, None,
+                                    "Put the shown run's configuration in the form (viewing a run never does)")
+        self.show_live = _action(win, "Show the &live run", win.show_live_run, "Ctrl+0",
+                                 "Back to the run training here (after opening another one)")
         self.job_script = _action(win, "Export &job script…", win.open_job_script_dialog, None,
                                   "A SLURM sbatch script for this configuration (torchrun, checkpoint before the "
                                   "time limit, requeue and resume)")
@@ -53,8 +62,10 @@ class Actions:
         for i, name in enumerate(TABS):
             self.tabs.append(_action(win, tab_label(name), lambda n=name: win.select_tab(n), f"Ctrl+{i + 1}"))
 
+        self._win = win
         mb = win.menuBar()
-        m = mb.addMenu("&File")
+        self.menus: dict[str, QMenu] = {}
+        m = self.menus["file"] = mb.addMenu("&File")
         m.addAction(self.open_run)
         m.addSeparator()
         m.addAction(self.load_config)
@@ -68,16 +79,32 @@ class Actions:
         self._fill_export_menu(self.export_menu)
         m.addSeparator()
         m.addAction(self.quit)
-        r = mb.addMenu("&Run")
+        r = self.menus["run"] = mb.addMenu("&Run")
         for a in (self.start, self.stop, self.resume):
             r.addAction(a)
         r.addSeparator()
+        r.addAction(self.evaluate)
+        r.addAction(self.stop_and_evaluate)
+        r.addAction(self.use_settings)
+        r.addSeparator()
         r.addAction(self.kill)
-        v = mb.addMenu("&View")
+        v = self.menus["view"] = mb.addMenu("&View")
         for a in self.tabs:
             v.addAction(a)
         v.addSeparator()
+        v.addAction(self.show_live)
+        v.addSeparator()
         self.view_menu = v
+
+    def add(self, menu: str, text: str, slot, shortcut=None, tip: str | None = None) -> QAction:
+        """A new action at the end of a menu ('file', 'run', 'view', or a new menu's title, made at the end of
+        the menu bar), returned. How other views (a sweep dialog, say) join the window's menus."""
+        m = self.menus.get(menu)
+        if m is None:
+            m = self.menus[menu] = self._win.menuBar().addMenu(menu)
+        a = _action(self._win, text, slot, shortcut, tip)
+        m.addAction(a)
+        return a
 
     def _fill_export_menu(self, menu: QMenu, tab: str | None = None) -> None:
         menu.addAction(self.export_current)

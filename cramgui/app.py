@@ -23,6 +23,25 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
+QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def install_signal_handlers(quit_now) -> list[int]:
+    """Ctrl+C, SIGTERM and SIGHUP (the terminal closed): stop a running engine gracefully (checkpoint), then quit;
+    a second signal kills it. Returns the signals handled."""
+    def on_signal(*_):
+        quit_now()
+
+    done = []
+    for sig in QUIT_SIGNALS:
+        try:
+            signal.signal(sig, on_signal)
+            done.append(sig)
+        except (ValueError, OSError):
+            pass
+    return done
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from PySide6.QtCore import QTimer
@@ -34,6 +53,7 @@ def main(argv=None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("cramgui")
+    app.setOrganizationName("cramgui")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
@@ -58,15 +78,7 @@ def main(argv=None) -> int:
     if args.start:
         QTimer.singleShot(0, win.start_run)
 
-    # Ctrl+C / SIGTERM: stop a running engine gracefully (checkpoint), then quit; a second signal kills it
-    def on_signal(*_):
-        QTimer.singleShot(0, win.quit_now)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            signal.signal(sig, on_signal)
-        except ValueError:
-            pass
+    install_signal_handlers(lambda: QTimer.singleShot(0, win.quit_now))
     wake = QTimer()
     wake.timeout.connect(lambda: None)        # lets Python run its signal handlers while Qt waits
     wake.start(250)

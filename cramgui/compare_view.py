@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine.contract import compare
+from engine.contract import compare, rundir
 
 from .export import CSV, PNG, plot_to_png, save_as
 from .formatting import DASH, fixed
@@ -24,6 +24,27 @@ from .run_state import RunState
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
           "#bcbd22"]
+
+
+def _unreadable(path: str) -> str | None:
+    """Why a run cannot be compared (its config, events or results are malformed), None when it can."""
+    from pathlib import Path
+
+    from .runs import file_problem, read_config
+
+    d = Path(path)
+    if not rundir.is_run_dir(d):
+        return "not a run directory"
+    _cfg, problem = read_config(d)
+    return problem or file_problem(d)
+
+
+def _unique(labels: list[str], paths: list[str]) -> list[str]:
+    """Labels made unique (a repeated one gets its folder name)."""
+    out = []
+    for label, p in zip(labels, paths):
+        out.append(f"{label} ({os.path.basename(p)})" if labels.count(label) > 1 else label)
+    return out
 
 
 def _cell(v) -> str:
@@ -56,6 +77,14 @@ class CompareView(QWidget):
         self.png_btn = QPushButton("Export overlay PNG…")
         self.png_btn.clicked.connect(self._export_png_dialog)
         self.info = QLabel("Select two or more runs in the runs list and choose Compare.")
+        self.info.setObjectName("compareInfo")
+        self.info.setTextFormat(Qt.PlainText)
+        self.info.setWordWrap(True)
+        self.problems: list[str] = []
+        self.labels: list[str] = []
+        self.header: list[str] = []
+        self.rows: list[list] = []
+        self.diffs: dict = {}
         bar = QHBoxLayout()
         for w in (QLabel("x axis"), self.x_combo, QLabel("smoothing"), self.smooth):
             bar.addWidget(w)
@@ -97,17 +126,44 @@ class CompareView(QWidget):
         lay.addWidget(split, 1)
 
     # -- data ---------------------------------------------------------------------------------------------------
-    def set_runs(self, paths: list[str]) -> None:
-        self.paths = [os.fspath(p) for p in paths]
+    def set_runs(self, paths: list[str], labels: list[str] | None = None) -> None:
+        """Compare these runs, named by `labels` (the runs list's unique names; folder names by default). A run
+        that cannot be read is left out and named in `problems` (the window shows them)."""
+        paths = [os.fspath(p) for p in paths]
+        names = list(labels) if labels and len(labels) == len(paths) else [os.path.basename(p) for p in paths]
+        self.problems: list[str] = []
+        good = []
+        for p, name in zip(paths, names):
+            why = _unreadable(p)
+            if why:
+                self.problems.append(f"{name}: {why}")
+            else:
+                good.append((p, name))
+        self.paths = [p for p, _ in good]
+        self.labels = _unique([n for _, n in good], self.paths)
         self.states = []
         for p in self.paths:
             st = RunState()
-            st.load_run_dir(p)
+            try:
+                st.load_run_dir(p)
+            except Exception:  # noqa: BLE001 - checked above; a file changed meanwhile: an empty curve
+                pass
             self.states.append(st)
-        self.header, self.rows = compare.compare_table(self.paths)
-        self.diffs = compare.config_differences(self.paths) if self.paths else {}
-        self.info.setText(f"{len(self.paths)} runs" if self.paths else
-                          "Select two or more runs in the runs list and choose Compare.")
+        try:
+            self.header, self.rows = compare.compare_table(self.paths)
+            self.diffs = compare.config_differences(self.paths) if self.paths else {}
+        except Exception as e:  # noqa: BLE001 - never a silent empty view
+            self.problems.append(f"the comparison failed: {e}")
+            self.header, self.rows, self.diffs = [], [], {}
+        self.header = [*self.header, "path"] if self.header else self.header
+        for row, label, p in zip(self.rows, self.labels, self.paths):
+            row[0] = label
+            row.append(p)
+        n = len(self.paths)
+        text = f"{n} runs" if n else "Select two or more runs in the runs list and choose Compare."
+        if self.problems:
+            text += f" — left out: {'; '.join(self.problems)}"
+        self.info.setText(text)
         self._fill_table()
         self._fill_diff()
         self._draw()
@@ -127,7 +183,7 @@ class CompareView(QWidget):
                 self.table.setItem(r, c, item)
 
     def _fill_diff(self) -> None:
-        names = [row[0] for row in self.rows]
+        names = list(self.labels)
         self.diff.clear()
         self.diff.setColumnCount(1 + len(names))
         self.diff.setHorizontalHeaderLabels(["setting", *names])
@@ -154,7 +210,7 @@ class CompareView(QWidget):
         self.curves = []
         for i in range(len(self.states)):
             x, y = self.curve_data(i)
-            name = self.rows[i][0] if i < len(self.rows) else f"run {i + 1}"
+            name = self.labels[i] if i < len(self.labels) else f"run {i + 1}"
             item = pi.plot(x, y, name=name, pen=pg.mkPen(COLORS[i % len(COLORS)], width=2))
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)

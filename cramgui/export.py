@@ -1,5 +1,6 @@
 """Exports: THE save-as path every view's export goes through (`save_as`), and the writers: training history,
-dev evaluations, any table model exactly as displayed, a plot as PNG."""
+dev evaluations, any table model exactly as displayed, a plot as PNG. A run's exports go to RUN_DIR/exports/ and
+never over a file the engine owns."""
 from __future__ import annotations
 
 import csv
@@ -8,8 +9,13 @@ import os
 from pathlib import Path
 from collections.abc import Callable
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
+
+from engine.contract import rundir
+from engine.contract.files import inside
+from engine.contract.paths import SPLITS
 
 from .formatting import exact
 from .run_state import RunState
@@ -19,30 +25,89 @@ HISTORY_COLUMNS = ("step", "elapsed", "progress", "loss", "lr", "tokens_per_s")
 EVAL_COLUMNS = ("step", "elapsed", "split", "dev_loss", "dev_ppl", "dev_bleu", "n", "eval_seconds", "best")
 
 
+EXPORTS_DIR = "exports"        # RUN_DIR/exports/: where a run's exports go by default (the console's, not the engine's)
+# what the engine writes in a run directory: an export never lands on one of these
+ENGINE_FILES = {rundir.CONFIG, rundir.ENV, rundir.EVENTS, rundir.RESULTS, rundir.SAMPLES, rundir.PID_FILE,
+                rundir.LOCK_FILE, rundir.STATE_FILE, rundir.LEGACY_STATE_FILE}
+ENGINE_FOLDERS = {rundir.CHECKPOINTS, "tokenizer"}
+PREDICTION_SUFFIXES = tuple(f"_{split}.{ext}" for split in SPLITS for ext in ("output", "gold"))
+
+
+def engine_owned(path: str | os.PathLike) -> Path | None:
+    """The run directory whose engine-owned file `path` is (config.json, events.jsonl, results.csv, samples.jsonl,
+    {lang}_{split}.output/.gold, anything under checkpoints/ or tokenizer/ ...), None when it is not one."""
+    p = Path(os.path.abspath(os.fspath(path)))
+    if rundir.is_run_dir(p.parent) and (p.name in ENGINE_FILES or p.name.endswith(PREDICTION_SUFFIXES)):
+        return p.parent
+    for parent in p.parents:
+        if parent.name in ENGINE_FOLDERS and rundir.is_run_dir(parent.parent):
+            return parent.parent
+    return None
+
+
+def exports_folder(run_dir) -> Path | None:
+    """RUN_DIR/exports/ (made when missing), None when it cannot be used (a link, not writable, no run dir)."""
+    if not run_dir:
+        return None
+    d = Path(run_dir) / EXPORTS_DIR
+    try:
+        inside(run_dir, d)
+        if not Path(run_dir).is_dir():
+            return None
+        d.mkdir(exist_ok=True)
+        return d if d.is_dir() and not d.is_symlink() and os.access(d, os.W_OK) else None
+    except OSError:
+        return None
+
+
 def save_as(parent: QWidget, title: str, filename: str, file_filter: str, write: Callable[[str], None],
-            folder=None) -> str | None:
-    """Ask for a file name (starting at FOLDER/FILENAME, FOLDER the working directory by default), add the
-    extension of `filename` when none was typed, `write(path)`; a failure is shown in a message box, success in
-    the main window's status bar. Returns the path written, None when cancelled or failed."""
-    start = Path(folder or Path.cwd()) / filename
-    path, _ = QFileDialog.getSaveFileName(parent, title, str(start), file_filter)
+            folder=None, run_dir=None) -> str | None:
+    """Ask for a file name (starting at RUN_DIR/exports/FILENAME for a run's data, else FOLDER/FILENAME, FOLDER
+    the working directory by default), add the extension of `filename` when none was typed, and `write(path)`.
+    A path that is an engine-owned file of a run (results.csv, events.jsonl, config.json, predictions,
+    checkpoints/...) is never written: the export goes to that run's exports/ folder instead, and says so. A
+    failure is shown in a message box; success in the window's notice line with "Show in folder" (and its status
+    bar). Returns the path written, None when cancelled or failed."""
+    if run_dir is None and folder and rundir.is_run_dir(folder):
+        run_dir = folder                      # a view that passes its run folder: its exports/ inside it
+    start_dir = exports_folder(run_dir) or Path(folder or Path.cwd())
+    path, _ = QFileDialog.getSaveFileName(parent, title, str(start_dir / filename), file_filter)
     if not path:
         return None
     if not Path(path).suffix and Path(filename).suffix:
         path += Path(filename).suffix
     win = parent.window() if parent is not None else None
+    note = ""
+    owner = engine_owned(path)
+    if owner is not None:
+        target = exports_folder(owner)
+        if target is None:
+            _error(win, f"{path} is a file the engine owns in run {owner.name}",
+                   "Exports never replace a run's own files; choose another name or folder.")
+            return None
+        note = f" ({Path(path).name} is the engine's own file of {owner.name}: written to its exports/ folder)"
+        path = str(target / Path(path).name)
     try:
         write(path)
     except Exception as err:  # noqa: BLE001 - shown to the user, never swallowed
-        box = QMessageBox(QMessageBox.Warning, "Export failed", f"Could not write {path}", QMessageBox.Ok, win)
-        box.setObjectName("message_export")
-        box.setInformativeText(str(err))
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.open()                            # non-blocking, like every message of the console
+        _error(win, f"Could not write {path}", str(err))
         return None
-    if isinstance(win, QMainWindow):
-        win.statusBar().showMessage(f"Exported {title} to {path}", 6000)
+    text = f"Exported {title} to {path}{note}"
+    folder_url = QUrl.fromLocalFile(str(Path(path).parent))
+    if hasattr(win, "notify"):
+        win.notify(text, [("Show in folder", lambda: QDesktopServices.openUrl(folder_url))])
+    elif isinstance(win, QMainWindow):
+        win.statusBar().showMessage(text, 10000)
     return path
+
+
+def _error(win, text: str, info: str) -> None:
+    box = QMessageBox(QMessageBox.Warning, "Export failed", text, QMessageBox.Ok, win)
+    box.setObjectName("message_export")
+    box.setTextFormat(Qt.PlainText)
+    box.setInformativeText(info)
+    box.setAttribute(Qt.WA_DeleteOnClose)
+    box.open()                            # non-blocking, like every message of the console
 
 
 def history_to_csv(state: RunState, path) -> None:

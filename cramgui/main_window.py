@@ -1,37 +1,48 @@
-"""The console window: setup form on the left, live views in tabs, runs list below, status line.
+"""The console window: setup form on the left, live views in tabs, runs list below, status line; above the tabs
+the notice line (confirmations, with what to do next), the finished-run banner and the live-run bar.
 
 No business logic: the form says what to run, the session (cramgui.session: worker, follower, RunState) runs or
-follows it and tells the window by signals, the views observe the session's RunState. Message boxes are opened
-non-blocking (`open()`), since most of them are raised from inside asyncio callbacks (the worker's reader tasks).
+follows it and tells the window by signals, the views observe the session's RunState. Viewing a run never changes
+the form ("Use this run's settings" does); the form stays editable during a run. Message boxes are opened
+non-blocking (`open()`), since most of them are raised from inside asyncio callbacks (the worker's reader tasks),
+render every text as plain text (run text is untrusted), and one box per kind is open at a time.
 """
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPlainTextEdit,
-                               QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+                               QPushButton, QScrollArea, QStyle, QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.contract import rundir
 from engine.contract.config import ConfigError, RunConfig
+from engine.contract.paths import default_runs_dir
 
 from .actions import Actions
+from .banner import Banner
 from .compare_view import CompareView
 from .config_form import ConfigForm
 from .data_dialogs import BuildDialog, FetchDialog
 from .data_panel import DataPanel, DataSummary, StatsLoader, clamp_length
+from .evaluate_dialog import EvaluateDialog
+from .formatting import bleu
 from .job_script import JobScriptDialog
 from .plots import TrainingPlots
+from .log_view import LogView
 from .results import ResultsView
-from .runs import RunsPanel
+from .runs import RunsPanel, read_config
 from .samples import SamplesView
 from .session import CRITICAL, INFORMATION, WARNING, RunSession
+from .settings import settings
 from .status_bar import StatusPanel
 from .tabs import TAB_DEFAULT_EXPORT, TABS, run_export, tab_label
 
-LOG_MAX_LINES = 20000
+SMOKE_PRESET = "smoke"
+NOTICE_MS = 12000
+MIN_SIZE = (1024, 640)
 ICONS = {CRITICAL: QMessageBox.Critical, WARNING: QMessageBox.Warning, INFORMATION: QMessageBox.Information}
 
 
@@ -39,6 +50,7 @@ class MainWindow(QMainWindow):
     def __init__(self, runs_dir=None, engine_command: list[str] | None = None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("cramgui")
+        self.setMinimumSize(*MIN_SIZE)
         screen = self.screen().availableGeometry() if self.screen() else None
         self.resize(min(1280, screen.width()) if screen else 1280, min(800, screen.height()) if screen else 800)
         self.session = RunSession(engine_command, self)
@@ -46,7 +58,9 @@ class MainWindow(QMainWindow):
         self._close_after_stop = False
         self.message_boxes: list[QMessageBox] = []
         self.engine_command = engine_command
-        self.dialogs: dict[str, QWidget] = {}      # the open fetch / build / job dialogs, by kind
+        self.dialogs: dict[str, QWidget] = {}      # the open fetch / build / job / evaluate dialogs, by kind
+        self.tray: QSystemTrayIcon | None = None
+        self.notifications: list[tuple[str, str]] = []   # (title, text) of the desktop notifications sent
 
         # views
         self.form = ConfigForm()
@@ -54,11 +68,9 @@ class MainWindow(QMainWindow):
         self.results = ResultsView(self.state)
         self.samples = SamplesView(self.state)
         self.compare = CompareView()
-        self.log_view = QPlainTextEdit(readOnly=True)
-        self.log_view.setMaximumBlockCount(LOG_MAX_LINES)
-        self.log_view.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
-        self.log_view.setLineWrapMode(QPlainTextEdit.NoWrap)
-        self.runs = RunsPanel(runs_dir)
+        self.log_view = LogView()
+        self.runs = RunsPanel(runs_dir or _remembered_runs_dir())
+        self.runs.busy_paths = lambda: {str(self.session.live_dir)} if self.session.live_dir else set()
         self.data_stats = StatsLoader(self)
         self.data_panel = DataPanel(self.data_stats)
         self.actions = Actions(self)
@@ -69,23 +81,38 @@ class MainWindow(QMainWindow):
                                   self.log_view)):
             self.tabs.addTab(w, tab_label(name))
         self.tabs.setCornerWidget(self.actions.export_button(self), Qt.TopRightCorner)
-        self.setCentralWidget(self.tabs)
+        self.notice = Banner("notice")
+        self.finished_banner = Banner("finishedBanner")
+        self.live_bar = Banner("liveBar")
+        self.live_bar.close_button.hide()
+        self.empty_state = Banner("emptyState")
+        self.empty_state.close_button.hide()
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(2)
+        for w in (self.empty_state, self.live_bar, self.finished_banner, self.notice):
+            cl.addWidget(w)
+        cl.addWidget(self.tabs, 1)
+        central.setMinimumWidth(420)
+        self.setCentralWidget(central)
         self._build_docks()
         self._build_data_tools()
         self.status_panel = StatusPanel()
-        self.statusBar().addPermanentWidget(self.status_panel, 1)
+        self.statusBar().addPermanentWidget(self.status_panel)   # no stretch: messages keep the rest of the bar
 
         # wiring
         self.form.valid_changed.connect(lambda _ok: self._update_actions())
         s = self.session
-        s.log.connect(lambda lines: self.log_view.appendPlainText("\n".join(lines)))
+        s.log.connect(self.log_view.append_lines)
         s.message.connect(lambda level, title, text, info, kind:
                           self.show_message(ICONS.get(level, QMessageBox.Information), title, text, info, kind))
         s.changed.connect(self._update_actions)
         s.changed.connect(self._update_status)
-        s.launched.connect(lambda path: self.setWindowTitle(f"cramgui — {Path(path).name}"))
+        s.launched.connect(self._on_launched)
         s.opened.connect(self._on_opened)
         s.finished.connect(self._on_finished)
+        s.run_finished.connect(self._announce_finished)
         s.runs_changed.connect(self.runs.refresh)
         self.state.started.connect(lambda _ev: self._request_data_stats())   # the built-in corpus may exist now
         self._data_timer = QTimer(self)
@@ -96,12 +123,21 @@ class MainWindow(QMainWindow):
         self.data_panel.apply_requested.connect(self.apply_lengths)
         self.runs.open_requested.connect(self.open_run)
         self.runs.compare_requested.connect(self.compare_runs)
+        self.runs.resume_requested.connect(self.resume_run)
+        self.runs.evaluate_requested.connect(self.open_evaluate_dialog)
+        self.runs.use_settings_requested.connect(self.use_run_settings)
+        self.runs.status_message.connect(lambda text: self.notify(text))
+        self.runs.refreshed.connect(self._update_empty_state)
+        self.runs.folder_changed.connect(lambda path: settings().setValue("runs_dir", str(Path(path).resolve())))
+        self.tabs.currentChanged.connect(lambda i: settings().setValue("tab", TABS[i]))
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(250)           # the status line is throttled to 4 Hz
         self._status_timer.timeout.connect(self._update_status)
         self._status_timer.start()
+        self._restore_layout()
         self._update_actions()
         self._update_status()
+        self._update_empty_state()
         self._request_data_stats()
 
     def _build_data_tools(self) -> None:
@@ -128,9 +164,11 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         scroll = QScrollArea()
+        scroll.setObjectName("setupScroll")
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         scroll.setWidget(self.form)
+        self.setup_scroll = scroll
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
         self.stop_button = QPushButton("Stop")
@@ -144,6 +182,7 @@ class MainWindow(QMainWindow):
         self.job_button.clicked.connect(self.open_job_script_dialog)
         self.problems_label = QLabel()
         self.problems_label.setObjectName("formProblems")
+        self.problems_label.setTextFormat(Qt.PlainText)
         self.problems_label.setWordWrap(True)
         self.problems_label.setStyleSheet("color: #c62828;")
         self.problems_label.hide()
@@ -156,6 +195,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(scroll, 1)
         lay.addWidget(self.problems_label)
         lay.addLayout(buttons)
+        setup.setMinimumWidth(300)
         self.setup_dock = QDockWidget("Setup", self)
         self.setup_dock.setObjectName("setupDock")
         self.setup_dock.setWidget(setup)
@@ -164,12 +204,38 @@ class MainWindow(QMainWindow):
         self.runs_dock = QDockWidget("Runs", self)
         self.runs_dock.setObjectName("runsDock")
         self.runs_dock.setWidget(self.runs)
+        self.runs.setMinimumHeight(90)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.runs_dock)
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
-        self.resizeDocks([self.setup_dock], [430], Qt.Horizontal)
-        self.resizeDocks([self.runs_dock], [170], Qt.Vertical)
+        self._default_dock_sizes()
         self.actions.view_menu.addAction(self.setup_dock.toggleViewAction())
         self.actions.view_menu.addAction(self.runs_dock.toggleViewAction())
+
+    def _default_dock_sizes(self) -> None:
+        """Setup about a third of the width (at most 430 px), runs about a fifth of the height."""
+        w, h = max(self.width(), MIN_SIZE[0]), max(self.height(), MIN_SIZE[1])
+        self.resizeDocks([self.setup_dock], [min(430, int(w * 0.36))], Qt.Horizontal)
+        self.resizeDocks([self.runs_dock], [min(190, int(h * 0.24))], Qt.Vertical)
+
+    # -- remembered layout ----------------------------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        st = settings()
+        geom, layout = st.value("geometry"), st.value("window_state")
+        if isinstance(geom, QByteArray) and not geom.isEmpty():
+            self.restoreGeometry(geom)
+        if isinstance(layout, QByteArray) and not layout.isEmpty():
+            self.restoreState(layout)
+        tab = st.value("tab")
+        if isinstance(tab, str) and tab in TABS:
+            self.select_tab(tab)
+
+    def save_layout(self) -> None:
+        st = settings()
+        st.setValue("geometry", self.saveGeometry())
+        st.setValue("window_state", self.saveState())
+        st.setValue("tab", self.current_tab())
+        st.setValue("runs_dir", str(self.runs.runs_dir.resolve()))
+        st.sync()
 
     # -- running (the session does it; the window says what and shows the outcome) -------------------------------
     def start_run(self) -> bool:
@@ -181,11 +247,19 @@ class MainWindow(QMainWindow):
         launch = self.form.launch_argv(str(run_dir), jsonl=True)
         if launch:
             banner += f"\n  (on {cfg.hardware.gpus} ranks: {shlex.join(launch)})"
+        self.finished_banner.hide()
         self.session.start(self.form.train_args().on(str(run_dir), jsonl=True), banner)
         self.select_tab("training")
         return True
 
-    def resume_run(self) -> bool:
+    def start_smoke(self) -> bool:
+        """The empty state's button: the smoke preset in the form, started."""
+        self.form.set_preset(SMOKE_PRESET)
+        return self.start_run()
+
+    def resume_run(self, path=None) -> bool:
+        if path:
+            return self.session.resume(path)
         return self.session.resume()
 
     def stop_run(self) -> None:
@@ -194,9 +268,78 @@ class MainWindow(QMainWindow):
     def kill_run(self) -> None:
         self.session.kill()
 
+    def evaluate_run(self, path, split: str = "test", beam: int | None = None, checkpoint: str = "best") -> bool:
+        self.finished_banner.hide()
+        ok = self.session.evaluate(path, split, beam, checkpoint)
+        if ok:
+            self.select_tab("log")
+        return ok
+
+    def open_evaluate_dialog(self, path=None, stop_first: bool = False) -> EvaluateDialog | None:
+        """Evaluate… (split, beam, checkpoint) the shown run or PATH; with stop_first, "Stop and evaluate" the
+        live run."""
+        d = Path(path) if path else (self.session.live_dir if stop_first else self.session.run_dir)
+        if d is None:
+            return None
+        old = self.dialogs.pop("evaluate", None)
+        if old is not None:
+            old.close()
+        dlg = EvaluateDialog(d, self.runs.label(d), stop_first, self)
+        if stop_first:
+            dlg.requested.connect(lambda _p, split, beam, cp: self.session.stop_and_evaluate(split, beam, cp))
+        else:
+            dlg.requested.connect(lambda p, split, beam, cp: self.evaluate_run(p, split, beam, cp))
+        self.dialogs["evaluate"] = dlg
+        dlg.open()
+        return dlg
+
+    def _on_launched(self, path: str) -> None:
+        self.runs.set_current(path)
+        self.setWindowTitle(f"cramgui — {self.runs.label(path)}")
+        self._update_empty_state()
+
     def _on_finished(self, _code: int) -> None:
+        self._update_live_bar()
         if self._close_after_stop:
             QTimer.singleShot(0, self.close)
+
+    def _announce_finished(self, info: dict) -> None:
+        """The live run ended: a banner (test BLEU-4 per language, best dev BLEU and its step, View results) and,
+        when the window is not active, a desktop notification."""
+        status = info.get("status") or ""
+        label = self.runs.label(info["path"])
+        what = "Evaluation of" if info.get("kind") == "eval" else "Run"
+        parts = [f"{lang} {bleu(b)}" for lang, b in (info.get("results") or {}).items() if b is not None]
+        text = f"{what} {label} {status}."
+        if parts:
+            text += " Test BLEU-4: " + ", ".join(parts) + "."
+        if info.get("best_dev_bleu") is not None:
+            text += f" Best dev BLEU {bleu(info['best_dev_bleu'])}"
+            text += f" at step {info['best_step']:,}." if info.get("best_step") is not None else "."
+        path = info["path"]
+        links = [("View results", lambda: self._view_results(path))]
+        if status in ("stopped", "failed") and self.session.evaluable(path):
+            links.append(("Evaluate…", lambda: self.open_evaluate_dialog(path)))
+        tone = {"completed": "success", "failed": "error"}.get(status, "warning")
+        self.finished_banner.show_message(text, links, tone)
+        if not self.isActiveWindow():
+            self._desktop_notification(f"cramgui: {label} {status}", text)
+
+    def _view_results(self, path: str) -> None:
+        if self.session.run_dir is None or str(self.session.run_dir) != str(path):
+            self.open_run(path)
+        self.select_tab("results")
+
+    def _desktop_notification(self, title: str, text: str) -> None:
+        self.notifications.append((title, text))
+        if not QSystemTrayIcon.isSystemTrayAvailable() or not QSystemTrayIcon.supportsMessages():
+            return
+        if self.tray is None:
+            self.tray = QSystemTrayIcon(self.windowIcon() if not self.windowIcon().isNull()
+                                        else self.style().standardIcon(QStyle.SP_ComputerIcon), self)
+            self.tray.messageClicked.connect(lambda: (self.raise_(), self.activateWindow()))
+        self.tray.show()
+        self.tray.showMessage(title, text, QSystemTrayIcon.Information, 10000)
 
     # -- opening runs -----------------------------------------------------------------------------------------
     def open_run_dialog(self) -> None:
@@ -205,27 +348,51 @@ class MainWindow(QMainWindow):
             self.open_run(d)
 
     def open_run(self, path) -> bool:
-        """Replay a run directory (finished, stopped or still being written) and follow it while it grows."""
+        """Show a run directory read-only (replay + follow); the live run keeps training meanwhile."""
         return self.session.open(path)
 
+    def show_live_run(self) -> bool:
+        return self.session.show_live()
+
     def _on_opened(self, path: str, status: str) -> None:
-        self._show_run_config()
-        self.setWindowTitle(f"cramgui — {Path(path).name}")
-        self.statusBar().showMessage(f"Opened {path} ({status}); following it while it grows", 8000)
-        if self.state.results:
+        self.runs.set_current(path)
+        label = self.runs.label(path)
+        self.setWindowTitle(f"cramgui — {label}")
+        if self.session.showing_live():
+            self.notify(f"Showing the live run {label} again")
+        else:
+            self.notify(f"Opened {label} ({status}); following it while it grows",
+                        [("Use this run's settings", lambda: self.use_run_settings(path))])
+        self._update_live_bar()
+        if self.state.results and not self.session.showing_live():
             self.select_tab("results")
 
     def compare_runs(self, paths: list[str]) -> None:
-        self.compare.set_runs(paths)
+        self.compare.set_runs(paths, labels=[self.runs.label(p) for p in paths])
         self.select_tab("compare")
+        if self.compare.problems:
+            self.show_message(QMessageBox.Warning, "Some runs could not be compared",
+                              "\n".join(self.compare.problems), "", "compare")
 
-    def _show_run_config(self) -> None:
-        """The opened run's configuration in the form (to read it, or to start a variant of it)."""
-        if isinstance(self.state.config, dict):
-            try:
-                self.form.set_custom_config(RunConfig.from_dict(self.state.config))
-            except (ConfigError, TypeError, AttributeError):
-                pass                          # a config from another engine version: leave the form alone
+    def use_run_settings(self, path=None) -> bool:
+        """The run's configuration in the form, explicitly (viewing a run never changes the form)."""
+        d = Path(path) if path else self.session.run_dir
+        if d is None:
+            return False
+        cfg = self.state.config if self.state.run_dir == str(d) and isinstance(self.state.config, dict) else None
+        if cfg is None:
+            cfg, problem = read_config(d)
+            if cfg is None:
+                self.show_message(QMessageBox.Warning, "No usable settings", f"{d.name}: {problem or 'no config.json'}",
+                                  "", "settings")
+                return False
+        try:
+            self.form.set_custom_config(RunConfig.from_dict(cfg))
+        except (ConfigError, TypeError, AttributeError, ValueError) as e:
+            self.show_message(QMessageBox.Warning, "Settings not usable", f"{d.name}: {e}", "", "settings")
+            return False
+        self.notify(f"The form holds the settings of {self.runs.label(d)} (Start makes a new run)")
+        return True
 
     # -- UI helpers -------------------------------------------------------------------------------------------
     def select_tab(self, name: str) -> None:
@@ -237,12 +404,29 @@ class MainWindow(QMainWindow):
     def export_current(self) -> str | None:
         return run_export(self, TAB_DEFAULT_EXPORT[self.current_tab()])
 
+    def notify(self, text: str, links=(), timeout_ms: int = NOTICE_MS) -> None:
+        """A confirmation the user sees: the notice line above the tabs (with links for what to do next) and the
+        status bar's message area."""
+        self.notice.show_message(text, list(links), "info", timeout_ms)
+        self.statusBar().showMessage(text, timeout_ms)
+
     def show_message(self, icon, title: str, text: str, info: str = "", kind: str = "") -> QMessageBox:
-        """A non-blocking message box (never exec(): this is called from asyncio callbacks)."""
+        """A non-blocking message box (never exec(): this is called from asyncio callbacks). Plain text only; a
+        second message of the same kind while one is open replaces its text instead of stacking boxes."""
+        name = f"message_{kind}" if kind else "message"
+        for box in self.message_boxes:
+            if box.objectName() == name and box.isVisible():
+                box.setWindowTitle(title)
+                box.setText(text)
+                box.setInformativeText(info)
+                _plain(box)
+                return box
         box = QMessageBox(icon, title, text, QMessageBox.Ok, self)
-        box.setObjectName(f"message_{kind}" if kind else "message")
+        box.setObjectName(name)
+        box.setTextFormat(Qt.PlainText)
         if info:
             box.setInformativeText(info)
+        _plain(box)
         box.setTextInteractionFlags(Qt.TextSelectableByMouse)
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.finished.connect(lambda _r, b=box: self.message_boxes.remove(b) if b in self.message_boxes else None)
@@ -257,7 +441,10 @@ class MainWindow(QMainWindow):
         a.stop.setEnabled(running and not self.session.stopping)
         a.kill.setEnabled(running)
         a.resume.setEnabled(not running and self.session.resumable())
-        a.open_run.setEnabled(not running)
+        a.evaluate.setEnabled(self.session.evaluable())
+        a.stop_and_evaluate.setEnabled(running and not self.session.stopping and self.session.live_kind == "train")
+        a.use_settings.setEnabled(self.session.run_dir is not None)
+        a.show_live.setEnabled(running and not self.session.showing_live())
         for w in (getattr(self, "fetch_button", None), getattr(self, "build_button", None)):
             if w is not None:
                 w.setEnabled(not running)
@@ -266,7 +453,6 @@ class MainWindow(QMainWindow):
         self.start_button.setEnabled(a.start.isEnabled())
         self.stop_button.setEnabled(a.stop.isEnabled())
         self.resume_button.setEnabled(a.resume.isEnabled())
-        self.form.setEnabled(not running)
         errors = self.form.errors()
         self.problems_label.setVisible(bool(errors))
         if errors:
@@ -274,15 +460,40 @@ class MainWindow(QMainWindow):
             self.problems_label.setText(f"Fix {n} field{'s' if n > 1 else ''} to start: "
                                         + ", ".join(e.field for e in errors))
             self.start_button.setToolTip(f"Fix the form first: {errors[0].field}: {errors[0].message}")
+        elif running:
+            self.start_button.setToolTip("A run is in progress: edit the form now, start when it ends")
         else:
             self.start_button.setToolTip(f"{a.start.toolTip()} ({a.start.shortcut().toString()})")
+        self._update_live_bar()
+
+    def _update_live_bar(self) -> None:
+        s = self.session
+        if s.is_running() and not s.showing_live() and s.live_dir is not None:
+            text = (f"{self.runs.label(s.live_dir)} is {'being evaluated' if s.live_kind == 'eval' else 'training'} "
+                    f"here ({s.live_steps_text()}); you are looking at another run.")
+            if self.live_bar.text() != text or not self.live_bar.isVisible():
+                self.live_bar.show_message(text, [("Show the live run", self.show_live_run)], "info")
+        elif self.live_bar.isVisible():
+            self.live_bar.hide()
+
+    def _update_empty_state(self) -> None:
+        empty = not self.runs.runs and self.session.run_dir is None and not self.session.is_running()
+        if empty and not self.empty_state.isVisible():
+            self.empty_state.show_message(
+                "No runs yet. Try the smoke preset: 2 minutes on a CPU, a tiny model on the built-in corpus — "
+                "then compare its BLEU with the published numbers.",
+                [("Start the smoke preset", self.start_smoke)], "info")
+        elif not empty and self.empty_state.isVisible():
+            self.empty_state.hide()
 
     def _update_status(self) -> None:
         note, warning = self.session.status_note(self.runs.stale_seconds())
         self.status_panel.update_status(self.state.status, note)
         self.status_panel.set_warning(warning)
         run_dir = self.session.run_dir
-        self.status_panel.set_run(run_dir.name if run_dir else "")
+        self.status_panel.set_run(self.runs.label(run_dir) if run_dir else "")
+        if self.live_bar.isVisible():
+            self._update_live_bar()
 
     # -- data -------------------------------------------------------------------------------------------------
     def _request_data_stats(self) -> None:
@@ -292,13 +503,13 @@ class MainWindow(QMainWindow):
         """Set data.max_source_len / max_target_len in the form (the data panel's suggestion)."""
         self.form.set_values({"data.max_source_len": clamp_length("data.max_source_len", source_len),
                               "data.max_target_len": clamp_length("data.max_target_len", target_len)})
-        self.statusBar().showMessage(f"Max source / target length set to {source_len} / {target_len}", 5000)
+        self.notify(f"Max source / target length set to {source_len} / {target_len}")
 
     def use_corpus(self, path: str, languages: list) -> None:
         """A fetched or built corpus: data.source=codexglue, data.path=PATH, these languages ticked."""
         self.form.set_values({"data.source": "codexglue", "data.path": str(path), "data.languages": list(languages)})
         self._request_data_stats()
-        self.statusBar().showMessage(f"Data: {path} ({', '.join(languages)})", 8000)
+        self.notify(f"Data: {path} ({', '.join(languages)})")
 
     def _corpus_dialog(self, kind: str, make):
         """The fetch / build dialog: made once (it keeps its state and any task it runs), then raised."""
@@ -352,8 +563,11 @@ class MainWindow(QMainWindow):
         for d in list(self.dialogs.values()):
             if hasattr(d, "is_running") and d.is_running():
                 d.task.cancel()                      # never leave a fetch behind
+        self.save_layout()
         self.session.close()
         self._status_timer.stop()
+        if self.tray is not None:
+            self.tray.hide()
         super().closeEvent(event)
 
     def _confirm_close(self, yes: bool) -> None:
@@ -365,7 +579,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.close)
 
     def quit_now(self) -> None:
-        """SIGTERM/SIGINT to the console: no question; stop the run gracefully, then close."""
+        """SIGTERM/SIGHUP/SIGINT to the console: no question; stop the run gracefully, then close."""
         if self.session.is_running() and not self._close_after_stop:
             self._close_after_stop = True
             self.stop_run()
@@ -378,3 +592,19 @@ class MainWindow(QMainWindow):
         for d in list(self.dialogs.values()):
             if hasattr(d, "is_running") and d.is_running():
                 d.task.worker.kill()
+
+
+def _plain(box: QMessageBox) -> None:
+    """Every label of a message box as plain text (the informative text too: Qt guesses rich text there)."""
+    for label in box.findChildren(QLabel):
+        label.setTextFormat(Qt.PlainText)
+
+
+def _remembered_runs_dir() -> Path:
+    """$CRAM_RUNS_DIR, else the runs folder of the last session (when it still exists), else ./runs."""
+    if os.environ.get("CRAM_RUNS_DIR"):
+        return default_runs_dir()
+    remembered = settings().value("runs_dir")
+    if isinstance(remembered, str) and remembered and Path(remembered).is_dir():
+        return Path(remembered)
+    return default_runs_dir()

@@ -169,8 +169,16 @@ class ResultsView(QWidget):
         pi.showGrid(y=True, alpha=0.25)
         pi.setMenuEnabled(False)
         pi.setMouseEnabled(x=False, y=False)
-        self.legend = pi.addLegend(offset=(10, 5), colCount=4, labelTextColor=(30, 30, 30))
         self._bars: list[pg.BarGraphItem] = []
+        self.legend_row = QHBoxLayout()          # the legend sits under the chart, never over its bars
+        self.legend_row.setContentsMargins(6, 0, 6, 0)
+        self.legend_labels: list[QLabel] = []
+        chart_box = QWidget()
+        cb = QVBoxLayout(chart_box)
+        cb.setContentsMargins(0, 0, 0, 0)
+        cb.setSpacing(2)
+        cb.addWidget(self.chart, 1)
+        cb.addLayout(self.legend_row)
 
         self.summary = QLabel("No results yet: they appear when the final evaluation finishes.")
         self.csv_button = QPushButton("Export CSV…")
@@ -184,7 +192,7 @@ class ResultsView(QWidget):
         self.caption = QLabel()
         self.caption.setObjectName("referenceCaption")
         self.caption.setWordWrap(True)
-        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)    # the run's own strings (data source, split)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top = QWidget()
         tl = QVBoxLayout(top)
@@ -194,7 +202,7 @@ class ResultsView(QWidget):
         tl.addWidget(self.caption)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
-        split.addWidget(self.chart)
+        split.addWidget(chart_box)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([480, 320])
@@ -239,7 +247,7 @@ class ResultsView(QWidget):
     # -- internals ------------------------------------------------------------------------------------------
     def _update_caption(self) -> None:
         """What the reference rows are, and when they compare; emphasised when this run's data or split differ."""
-        base = ("The reference rows are published CodeXGLUE code-to-text <b>test-set</b> scores (smoothed BLEU-4). "
+        base = ("The reference rows are published CodeXGLUE code-to-text TEST-SET scores (smoothed BLEU-4). "
                 "They are comparable only when this run evaluates on the CodeXGLUE test split of the same language.")
         cfg = self.state.config or {}
         source = (cfg.get("data") or {}).get("source")
@@ -247,9 +255,9 @@ class ResultsView(QWidget):
         split = next((r.get("split") for r in self.state.results.values() if r.get("split")), split)
         why = []
         if source and source != "codexglue":
-            why.append(f"this run's data is <b>{source}</b>, not CodeXGLUE")
+            why.append(f"this run's data is {source!s:.80}, not CodeXGLUE")
         if split and split != "test":
-            why.append(f"it evaluates on the <b>{split}</b> split")
+            why.append(f"it evaluates on the {split!s:.40} split")
         self._caption_warning = bool(why)
         if why:
             self.caption.setText(f"⚠ Not comparable: {' and '.join(why)}. {base}")
@@ -283,13 +291,14 @@ class ResultsView(QWidget):
         for item in self._bars:
             pi.removeItem(item)
         self._bars = []
-        self.legend.clear()
+        self._set_legend([])
         series = [(OURS, [number((self.state.results.get(x) or {}).get("bleu4")) for x in langs])]
         series += [(r["model"], [number(r.get(x)) for x in langs]) for r in self.references]
         if not langs:
             return
         k = len(series)
         width = 0.8 / k
+        shown: list[tuple[str, tuple]] = []
         for j, (name, vals) in enumerate(series):
             xs = np.arange(len(langs)) - 0.4 + width * (j + 0.5)
             ys = np.array([np.nan if v is None else v for v in vals])
@@ -301,19 +310,43 @@ class ResultsView(QWidget):
                                    pen=pg.mkPen(color, width=1), name=name)
             pi.addItem(bars)
             self._bars.append(bars)
+            shown.append((name, color))
             if j == 0:
                 for x, y in zip(xs[ok], ys[ok]):
                     label = pg.TextItem(f"{y:.2f}", color=(20, 20, 20), anchor=(0.5, 1.0))
                     label.setPos(float(x), float(y))
                     pi.addItem(label)
                     self._bars.append(label)
+        self._set_legend(shown)
         pi.getAxis("bottom").setTicks([[(i, x) for i, x in enumerate(langs)]])
         ymax = max([v for _, vals in series for v in vals if v is not None] or [1.0])
         pi.setXRange(-0.6, len(langs) - 0.4, padding=0)
-        pi.setYRange(0, ymax * 1.3, padding=0)   # headroom for the legend and value labels
+        pi.setYRange(0, ymax * 1.12, padding=0)   # headroom for the value labels (the legend is outside)
+
+    def _set_legend(self, entries: list[tuple[str, tuple]]) -> None:
+        """One '■ name' label per series drawn, under the chart (plain text; the square in the series' colour)."""
+        for w in self.legend_labels:
+            self.legend_row.removeWidget(w)
+            w.deleteLater()
+        self.legend_labels = []
+        while self.legend_row.count():
+            self.legend_row.takeAt(0)
+        for name, (r, g, b) in entries:
+            w = QLabel(f"■ {name}")
+            w.setTextFormat(Qt.TextFormat.PlainText)
+            w.setStyleSheet(f"QLabel {{ color: rgb({r},{g},{b}); }}")
+            w.setToolTip(name)
+            self.legend_row.addWidget(w)
+            self.legend_labels.append(w)
+        self.legend_row.addStretch(1)
+
+    def legend_names(self) -> list[str]:
+        return [w.text()[2:] for w in self.legend_labels]
 
     def _export_csv_dialog(self) -> str | None:
-        return save_as(self, "Results table (CSV)", "results.csv", CSV, self.export_csv, folder=self.state.run_dir)
+        return save_as(self, "Results table (CSV)", "results.csv", CSV, self.export_csv,
+                       run_dir=self.state.run_dir)
 
     def _export_png_dialog(self) -> str | None:
-        return save_as(self, "Results chart (PNG)", "bleu.png", PNG, self.export_png, folder=self.state.run_dir)
+        return save_as(self, "Results chart (PNG)", "bleu.png", PNG, self.export_png,
+                       run_dir=self.state.run_dir)

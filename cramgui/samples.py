@@ -240,7 +240,7 @@ class SamplesView(QWidget):
 
     def _export_dialog(self) -> str | None:
         name = f"samples_{self.current_language() or 'none'}.csv"
-        return save_as(self, "Samples shown (CSV)", name, CSV, self.export_csv, folder=self.state.run_dir)
+        return save_as(self, "Samples shown (CSV)", name, CSV, self.export_csv, run_dir=self.state.run_dir)
 
 
 def _idx_key(it: dict):

@@ -1,6 +1,12 @@
-"""The run the console shows, and its lifecycle: start / resume / stop / kill a run here (EngineWorker), or open
-one (replay) and follow it while another process writes it (RunFollower). The session owns the worker, the
-follower and the RunState the views observe; it knows nothing of the window and tells it everything by signals.
+"""The run the console shows, and the run it trains: start / resume / evaluate / stop / kill a run here
+(EngineWorker), or open one (replay) and follow it while another process writes it (RunFollower). The session owns
+the worker, the follower and the RunState the views observe; it knows nothing of the window and tells it
+everything by signals.
+
+The shown run and the live run (the one the worker writes) can differ: another run can be opened read-only while
+one trains. The worker's events then go on being counted and watched (errors, checkpoints, the end) without
+reaching the views; `show_live()` replays the live run's events.jsonl (the engine writes every event there before
+stdout) and the stream carries on from there without a duplicate.
 
 Statuses are the contract's: engine.contract.rundir.run_status of the events seen (RunState.folded_status, by
 fold_status) and whether the writer lives (the worker here, or writer_alive / writer_host for a run written by
@@ -8,6 +14,8 @@ another process).
 """
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import signal
 import time
 from pathlib import Path
@@ -15,28 +23,78 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from engine.contract import rundir
+from engine.contract.events import number
+from engine.contract.files import read_text
 from engine.contract.launch import TrainArgs
 
-from .formatting import age, exit_text
+from .formatting import age, bleu, exit_text
 from .run_state import RunState
-from .tailer import RunFollower
+from .tailer import RunFollower, replay
 from .worker import EngineWorker
 
 STOP_GRACE_S = 20.0
 WRITER_CHECK_S = 2.0        # a followed run's worker.pid / env.json are read at most this often
+RESUMABLE = ("stopped", "interrupted", "failed")
 
 # message levels (the window maps them to message-box icons)
 CRITICAL, WARNING, INFORMATION = "critical", "warning", "information"
 
 
+def split_hint(message: str, hint: str) -> tuple[str, str]:
+    """(text, informative) of an engine error: a 'Hint:' inside the message moves to the informative text, joined
+    with the event's own hint, so 'Hint:' is said once."""
+    text, hints = str(message or "error"), []
+    if "Hint:" in text:
+        text, _, inner = text.partition("Hint:")
+        text = text.rstrip().rstrip(".") + "."
+        hints.append(inner.strip())
+    h = str(hint or "").strip()
+    if h.lower().startswith("hint:"):
+        h = h[5:].strip()
+    if h and h not in hints:
+        hints.append(h)
+    return text, ("Hint: " + "\n".join(hints)) if hints else ""
+
+
+def last_checkpoint(run_dir: Path | None) -> dict | None:
+    """{step, path, written (epoch s)} of RUN_DIR's last usable checkpoint (checkpoints/last or its .old), from
+    its state file; None when there is none."""
+    if run_dir is None:
+        return None
+    folder = rundir.checkpoint_dir(run_dir, "last")
+    sf = rundir.state_file(folder) if folder is not None else None
+    if sf is None:
+        return None
+    try:
+        state = json.loads(read_text(sf, limit=1 << 20))
+        written = sf.stat().st_mtime
+    except (OSError, ValueError):
+        return None
+    step = number(state.get("step")) if isinstance(state, dict) else None
+    return {"step": None if step is None else int(step), "path": str(folder), "written": written}
+
+
+def checkpoint_sentence(run_dir: Path | None) -> str:
+    cp = last_checkpoint(run_dir)
+    if cp is None:
+        return "There is no checkpoint yet: Resume would start from the beginning."
+    rel = Path(cp["path"]).relative_to(run_dir) if run_dir else cp["path"]
+    when = _dt.datetime.fromtimestamp(cp["written"]).strftime("%H:%M:%S")
+    ago = age(time.time() - cp["written"])
+    step = f"step {cp['step']:,}" if cp["step"] is not None else "an unknown step"
+    return f"The last checkpoint is {step} ({rel}), written at {when} ({ago} ago): Resume continues from there."
+
+
 class RunSession(QObject):
     """Signals:
-      changed()                  running / stopping / status of the shown run changed: refresh actions, status line
+      changed()                  running / stopping / status / the shown run changed: refresh actions, status line
       log(list)                  lines for the log pane (banners, the engine's stderr and non-event stdout, logs)
       message(str, str, str, str, str)   level, title, text, informative text, kind: a message for the user
-      launched(str)              a worker started on this run directory (start or resume)
-      opened(str, str)           a run directory was replayed and is followed: path, status
+      launched(str)              a worker started on this run directory (start, resume, evaluate)
+      opened(str, str)           a run directory was replayed (and is followed): path, status
       finished(int)              the worker exited with this code (after the session took it in)
+      run_finished(dict)         the live run ended: path, status, kind (train|eval), results {lang: bleu4},
+                                 best_dev_bleu, best_step, message
       runs_changed()             a run directory changed in a way a runs list shows
     """
 
@@ -46,6 +104,7 @@ class RunSession(QObject):
     launched = Signal(str)
     opened = Signal(str, str)
     finished = Signal(int)
+    run_finished = Signal(dict)
     runs_changed = Signal()
 
     def __init__(self, engine_command: list[str] | None = None, parent: QObject | None = None):
@@ -53,21 +112,41 @@ class RunSession(QObject):
         self.state = RunState(self)
         self.worker = EngineWorker(engine_command, self)
         self.follower: RunFollower | None = None
-        self.run_dir: Path | None = None
+        self.run_dir: Path | None = None          # the run shown
+        self.live_dir: Path | None = None         # the run the worker writes (None when none runs)
+        self.worker_dir: Path | None = None       # the run the worker last wrote (its exit note is shown there)
+        self.live_kind = "train"                  # train | eval
         self.stop_grace_s = STOP_GRACE_S
         self.run_status: str | None = None        # run_status of run_dir when not running here
         self.process_note: str | None = None      # "exited 3", "stopping…": overrides the status state
-        self._had_error_event = False
+        self.unreadable: str | None = None        # why the shown run could not be read completely
         self._writer_check = (0.0, None)          # (when, (alive here, host elsewhere)) for a followed run
+        self._replaying = False
+        self._replay_errors: list[dict] = []
+        self._follow_error_shown = False
+        self._user_kill = False
+        self._then_evaluate: dict | None = None   # "Stop and evaluate": evaluate with these once stopped
+        self._reset_live()
 
-        self.worker.events.connect(self.state.ingest_many)
+        self.worker.events.connect(self._on_live_events)
         self.worker.stderr_lines.connect(self.log.emit)
         self.worker.log_line.connect(lambda line: self.log.emit([f"[stdout] {line}"]))
         self.worker.finished.connect(self._on_worker_finished)
         self.state.log_line.connect(lambda line: self.log.emit([line]))
-        self.state.error.connect(self._on_error_event)
+        self.state.error.connect(self._on_state_error)
         self.state.finished.connect(lambda _ev: self.runs_changed.emit())
         self.state.started.connect(lambda _ev: self.runs_changed.emit())
+
+    def _reset_live(self) -> None:
+        self.live_errors: list[dict] = []
+        self.live_done: dict | None = None
+        self.live_results: dict[str, float | None] = {}
+        self.live_best: tuple[float, int | None] | None = None
+        self.live_step: int | None = None
+        self.live_progress: float | None = None
+        self._live_seen = 0          # events the worker delivered since launch
+        self._live_base = 0          # events in the live run's events.jsonl before launch
+        self._skip = 0               # worker events already ingested from the file (after show_live)
 
     # -- what the window asks -----------------------------------------------------------------------------------
     def is_running(self) -> bool:
@@ -77,22 +156,43 @@ class RunSession(QObject):
     def stopping(self) -> bool:
         return self.worker.stopping
 
+    def showing_live(self) -> bool:
+        """The views show the run the worker writes."""
+        return self.worker.is_running() and self.live_dir is not None and self.run_dir == self.live_dir
+
+    def live_steps_text(self) -> str:
+        """'step 1,200, 34 %' of the live run (what the live-run bar says)."""
+        if self.live_step is None:
+            return "starting"
+        text = f"step {self.live_step:,}"
+        return text + (f", {self.live_progress:.0%}" if self.live_progress is not None else "")
+
     def resumable(self) -> bool:
-        return self.run_dir is not None and self.run_status in ("stopped", "interrupted", "failed")
+        """The shown run can be continued: stopped / interrupted / failed after it started (a run that failed before
+        its start has nothing to continue), nothing running. Without a checkpoint the engine starts at step 0."""
+        return (not self.worker.is_running() and self.run_dir is not None and self.run_status in RESUMABLE
+                and self.state.started_event is not None)
+
+    def evaluable(self, path=None) -> bool:
+        d = Path(path) if path else self.run_dir
+        return (not self.worker.is_running() and d is not None
+                and (rundir.checkpoint_dir(d, "best") is not None or rundir.checkpoint_dir(d, "last") is not None))
 
     def status(self) -> str:
         """engine.contract.rundir.run_status of the shown run, from what RunState already read (no second pass
         over a long events.jsonl)."""
-        alive = self.worker.is_running() or (self.run_dir is not None and rundir.writer_alive(self.run_dir))
+        alive = self.showing_live() or (self.run_dir is not None and rundir.writer_alive(self.run_dir))
         return rundir.run_status(self.state.folded_status, alive)
 
     def status_note(self, stale_s: float) -> tuple[str | None, bool]:
         """(what the status line says instead of the run's own state, warning): the process note ('stopping…',
-        'exited with status 3'), or for a followed run 'following — last event 3 s ago', a stale warning past
-        `stale_s`, 'interrupted' when its writer was on this machine and is gone."""
-        if self.process_note:
+        'exited with status 3'), 'unreadable: …', or for a followed run 'following — last event 3 s ago', a stale
+        warning past `stale_s`, 'interrupted' when its writer was on this machine and is gone."""
+        if self.unreadable:
+            return f"unreadable: {self.unreadable}", True
+        if self.run_dir is not None and self.run_dir in (self.live_dir, self.worker_dir):
             return self.process_note, False
-        if self.follower is None or self.worker.is_running():
+        if self.follower is None:
             return None, False
         return self._following_note(stale_s)
 
@@ -105,27 +205,60 @@ class RunSession(QObject):
         self._stop_follower()
         self.state.clear()
         self.state.run_dir = str(run_dir)
-        self._launch(args, run_dir, banner)
+        self.unreadable = None
+        self._launch(args.argv(), run_dir, banner, "train", base=0)
         return True
 
-    def resume(self) -> bool:
-        """Continue the shown run from its last checkpoint, in the same run directory."""
+    def resume(self, path=None) -> bool:
+        """Continue the shown run (or PATH) from its last checkpoint, in the same run directory."""
+        if path is not None and Path(path) != self.run_dir and not self.open(path):
+            return False
         if self.worker.is_running() or not self.resumable():
             return False
-        run_dir = self.run_dir
-        self._stop_follower()
-        if self.state.run_dir != str(run_dir):          # continue what is shown; load it when it is not
-            self.state.load_run_dir(run_dir)
-        self._launch(TrainArgs(resume=str(run_dir), jsonl=True), run_dir, f"$ cram train --resume {run_dir}")
+        return self._relaunch(self.run_dir, TrainArgs(resume=str(self.run_dir), jsonl=True).argv(),
+                              f"$ cram train --resume {self.run_dir}", "train")
+
+    def evaluate(self, path, split: str = "test", beam: int | None = None, checkpoint: str = "best") -> bool:
+        """`cram eval RUN_DIR --split S [--beam B] --checkpoint C --jsonl`, shown live in RUN_DIR."""
+        d = Path(path)
+        if self.worker.is_running():
+            return False
+        if not self.evaluable(d):
+            self.message.emit(WARNING, "Nothing to evaluate", f"{d} has no checkpoint.", "", "evaluate")
+            return False
+        argv = ["eval", str(d), "--split", split]
+        if beam:
+            argv += ["--beam", str(int(beam))]
+        argv += ["--checkpoint", checkpoint, "--jsonl"]
+        return self._relaunch(d, argv, "$ cram " + " ".join(argv), "eval")
+
+    def stop_and_evaluate(self, split: str = "test", beam: int | None = None, checkpoint: str = "best") -> bool:
+        """Stop the live training run gracefully, then evaluate it (once it wrote its stop checkpoint)."""
+        if not self.worker.is_running() or self.live_kind != "train":
+            return False
+        self._then_evaluate = {"path": self.live_dir, "split": split, "beam": beam, "checkpoint": checkpoint}
+        self.stop()
         return True
 
-    def _launch(self, args: TrainArgs, run_dir: Path, banner: str) -> None:
-        self.run_dir = Path(run_dir)
+    def _relaunch(self, d: Path, argv: list[str], banner: str, kind: str) -> bool:
+        self._stop_follower()
+        if self.state.run_dir != str(d) or self.run_dir != d:     # continue what is shown; load it when it is not
+            self._load(d)
+        self.run_dir = d
+        events, _off = replay(d)
+        self._launch(argv, d, banner, kind, base=len(events))
+        return True
+
+    def _launch(self, argv: list[str], run_dir: Path, banner: str, kind: str, base: int) -> None:
+        self.run_dir = self.live_dir = self.worker_dir = Path(run_dir)
+        self.live_kind = kind
         self.run_status = "running"
         self.process_note = None
-        self._had_error_event = False
+        self._user_kill = False
+        self._reset_live()
+        self._live_base = base
         self.log.emit([banner])
-        self.worker.start(args.argv(), run_dir)
+        self.worker.start(argv, run_dir)
         self.launched.emit(str(self.run_dir))
         self.runs_changed.emit()
         self.changed.emit()
@@ -140,62 +273,182 @@ class RunSession(QObject):
 
     def kill(self) -> None:
         if self.worker.is_running():
+            self._user_kill = True
+            self._then_evaluate = None
             self.worker.kill()
+
+    def _on_live_events(self, batch: list[dict]) -> None:
+        self._live_seen += len(batch)
+        for ev in batch:
+            kind = ev.get("event")
+            if kind == "step":
+                step, progress = number(ev.get("step")), number(ev.get("progress"))
+                self.live_step = int(step) if step is not None else self.live_step
+                self.live_progress = progress if progress is not None else self.live_progress
+            elif kind == "error":
+                self.live_errors.append(ev)
+                if len(self.live_errors) == 1:           # one message per launch (the first error says it)
+                    self._error_message(ev)
+            elif kind == "done":
+                self.live_done = ev
+            elif kind == "result" and isinstance(ev.get("language"), str):
+                self.live_results[ev["language"]] = number(ev.get("bleu4"))
+            elif kind == "eval":
+                b = number(ev.get("dev_bleu"))
+                if b is not None and (self.live_best is None or b > self.live_best[0]):
+                    step = number(ev.get("step"))
+                    self.live_best = (b, None if step is None else int(step))
+        if self.showing_live():
+            if self._skip:
+                n = min(self._skip, len(batch))
+                self._skip -= n
+                batch = batch[n:]
+            if batch:
+                self.state.ingest_many(batch)
+
+    def _error_message(self, ev: dict) -> None:
+        text, info = split_hint(ev.get("message"), ev.get("hint"))
+        kind = str(ev.get("kind") or "")
+        title = {"locked": "The run is being written elsewhere", "data": "Data error", "config": "Configuration error",
+                 "oom": "Out of memory", "untrusted": "Unsafe file refused"}.get(kind, "Engine error")
+        self.message.emit(WARNING, title, text, info, kind or "error")
 
     def _on_worker_finished(self, code: int, last_stderr: str) -> None:
         stopping = self.worker.stopping
-        self.process_note = None if self.state.done is not None and code == 0 else exit_text(code)
+        live = self.live_dir
+        ended_well = self.live_done is not None and code == 0
+        self.process_note = None if ended_well else exit_text(code)
         self.log.emit([f"Engine exited: {exit_text(code)}"])
-        self.run_status = self.status()
-        crashed = code != 0 and not (stopping and code in (-signal.SIGTERM, -signal.SIGKILL))
-        if crashed and not (self._had_error_event and code == 1):
+        killed = code == -signal.SIGKILL
+        reported = bool(self.live_errors) or self.live_done is not None   # the engine said how it ended
+        crashed = code != 0 and not reported and not (stopping and code in (-signal.SIGTERM, -signal.SIGKILL))
+        if crashed:
             self.message.emit(CRITICAL, "The engine stopped unexpectedly", f"The engine process {exit_text(code)}.",
-                              "Last lines of its error output:\n\n" + (last_stderr or "(nothing on stderr)"), "")
-        elif stopping and code == -signal.SIGKILL:
-            self.message.emit(WARNING, "Run killed",
-                              f"The engine did not stop within {self.stop_grace_s:g} s and was killed.",
-                              "The last checkpoint may be older than the last step shown.", "")
+                              "Last lines of its error output:\n\n" + (last_stderr or "(nothing on stderr)"), "crash")
+        elif killed and self.live_done is None:
+            what = ("Killed with SIGKILL (Run ▸ Kill now)." if self._user_kill else
+                    f"The engine did not stop within {self.stop_grace_s:g} s of the stop request and was killed "
+                    f"with SIGKILL.")
+            self.message.emit(WARNING, "Run killed", what,
+                              checkpoint_sentence(live) if self.live_kind == "train" else
+                              "The evaluation did not finish: its results are incomplete.", "killed")
+        # the shown run's status (the live run, or the run opened meanwhile)
+        self.live_dir = None
+        if self.run_dir == live:
+            self.run_status = self.status()
+        summary = self._finished_summary(live, code)
         self.runs_changed.emit()
         self.changed.emit()
         self.finished.emit(code)
+        if summary is not None:
+            self.run_finished.emit(summary)
+        then, self._then_evaluate = self._then_evaluate, None
+        if then and live is not None and self.live_done is not None:
+            self.evaluate(then["path"], then["split"], then["beam"], then["checkpoint"])
 
-    def _on_error_event(self, ev: dict) -> None:
-        self._had_error_event = True
-        hint = ev.get("hint") or ""
-        self.message.emit(WARNING, "Engine error", str(ev.get("message") or "error"),
-                          f"Hint: {hint}" if hint else "", str(ev.get("kind") or ""))
+    def _finished_summary(self, live: Path | None, code: int) -> dict | None:
+        if live is None or self.live_done is None:
+            return None
+        status = self.live_done.get("status") or ("stopped" if self.live_done.get("stopped") else "completed")
+        if self.live_errors:
+            status = "failed"
+        best = self.live_best
+        if best is None and number(self.live_done.get("best_dev_bleu")) is not None:
+            best = (number(self.live_done.get("best_dev_bleu")), None)
+        results = dict(self.live_results)
+        if not results and isinstance(self.live_done.get("results"), dict):
+            results = {str(k): number(v) for k, v in self.live_done["results"].items()}
+        what = "Evaluation" if self.live_kind == "eval" else "Run"
+        parts = [f"{lang} {bleu(b)}" for lang, b in results.items() if b is not None]
+        msg = f"{what} {live.name} {status}"
+        if parts:
+            msg += ": test BLEU-4 " + ", ".join(parts)
+        if best is not None:
+            msg += f"; best dev BLEU {bleu(best[0])}" + (f" at step {best[1]:,}" if best[1] is not None else "")
+        return {"path": str(live), "status": status, "kind": self.live_kind, "results": results,
+                "best_dev_bleu": best[0] if best else None, "best_step": best[1] if best else None,
+                "message": msg, "code": code}
+
+    def _on_state_error(self, ev: dict) -> None:
+        """An error event reached the shown state: during a replay it is counted (one message after it); in a
+        followed run the first one is shown; the live run's errors are taken from the worker's stream."""
+        if self._replaying:
+            self._replay_errors.append(ev)
+        elif not self.showing_live() and self.follower is not None and not self._follow_error_shown:
+            self._follow_error_shown = True
+            self._error_message(ev)
 
     # -- opening runs -----------------------------------------------------------------------------------------
+    def _load(self, p: Path) -> None:
+        """Replay P into the shown state; errors of the replay are collected, an unreadable file noted."""
+        self._replaying = True
+        self._replay_errors = []
+        self.unreadable = None
+        try:
+            self.state.load_run_dir(p)
+        except Exception as e:  # noqa: BLE001 - a malformed run file: say which run, keep what was read
+            self.unreadable = str(e) or type(e).__name__
+        finally:
+            self._replaying = False
+        self.run_dir = p
+
     def open(self, path) -> bool:
-        """Replay a run directory (finished, stopped or still being written) and follow it while it grows."""
+        """Show a run directory read-only: replay it (finished, stopped or still being written) and follow it
+        while it grows. While a run trains here, that run keeps streaming into the session (show_live()
+        switches back). Opening the live run is show_live()."""
         p = Path(path)
-        if self.worker.is_running():
-            self.message.emit(INFORMATION, "A run is in progress", "Stop the current run before opening another one.",
-                              "", "")
-            return False
+        if self.worker.is_running() and self.live_dir is not None and p == self.live_dir:
+            return self.show_live()
         if not rundir.is_run_dir(p):
             self.message.emit(WARNING, "Not a run directory", f"{p} has neither events.jsonl nor config.json.",
-                              "", "")
+                              "", "notrundir")
             return False
         self._stop_follower()
-        self.state.load_run_dir(p)
-        self.run_dir = p
+        self._load(p)
         self.run_status = self.status()
         self.process_note = None
         self._writer_check = (0.0, None)
+        self._follow_error_shown = bool(self._replay_errors)
         self.follower = RunFollower(p, offset=self.state.replay_offset, parent=self)
         self.follower.events.connect(self.state.ingest_many)
         self.follower.reset.connect(self._on_rewritten)
         self.follower.start()
-        self.log.emit([f"Opened {p} ({self.run_status})"])
+        self.log.emit([f"Opened {p} ({self.run_status})" + (f"; unreadable: {self.unreadable}" if self.unreadable
+                                                            else "")])
+        if self.unreadable:
+            self.message.emit(WARNING, "Run partly unreadable", f"{p.name}: {self.unreadable}",
+                              "What could be read is shown.", "unreadable")
+        elif self._replay_errors:
+            last = self._replay_errors[-1]
+            text, info = split_hint(last.get("message"), last.get("hint"))
+            n = len(self._replay_errors)
+            self.message.emit(INFORMATION, f"This run ended with an error ({p.name})", text,
+                              info + (f"\n\n({n} error events in its log; the last one is shown.)" if n > 1 else ""),
+                              "replayed_error")
         self.opened.emit(str(p), self.run_status)
+        self.changed.emit()
+        return True
+
+    def show_live(self) -> bool:
+        """Show the run training here again: replay its events.jsonl, then the stream carries on from there."""
+        if not self.worker.is_running() or self.live_dir is None:
+            return False
+        if self.showing_live():
+            return True
+        self._stop_follower()
+        self._load(self.live_dir)
+        events, _off = replay(self.live_dir)
+        in_file = max(0, len(events) - self._live_base)
+        self._skip = max(0, in_file - self._live_seen)
+        self.run_status = "running"
+        self.opened.emit(str(self.live_dir), "running")
         self.changed.emit()
         return True
 
     def _on_rewritten(self) -> None:
         """The followed events.jsonl was written over: replay it anew, follow on from where the replay ended."""
         if self.follower is not None and self.run_dir is not None:
-            self.state.load_run_dir(self.run_dir)
+            self._load(self.run_dir)
             self.follower.offset = self.state.replay_offset
 
     def _stop_follower(self) -> None:

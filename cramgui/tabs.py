@@ -71,7 +71,7 @@ def run_export(win: MainWindow, key: str) -> str | None:
     path written (None when cancelled or failed)."""
     e = EXPORT_BY_KEY[key]
     return _export().save_as(win, e.title, _default_name(win, e), e.filter, lambda path: e.write(win, path),
-                       folder=win.session.run_dir)
+                             run_dir=win.session.run_dir)
 
 
 def _default_name(win: MainWindow, e: Export) -> str:

@@ -14,6 +14,12 @@ HERE = Path(__file__).resolve().parent
 FAKE_ENGINE = HERE / "fake_engine.py"
 
 
+@pytest.fixture(autouse=True)
+def _own_settings(tmp_path, monkeypatch):
+    """Each test remembers its window layout / runs folder in its own INI file, never the user's."""
+    monkeypatch.setenv("CRAMGUI_SETTINGS", str(tmp_path / "cramgui-settings.ini"))
+
+
 @pytest.fixture(scope="session")
 def _qloop_session(qapp):
     import qasync

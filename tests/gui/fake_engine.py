@@ -11,6 +11,11 @@ record does not declare); logs go to stderr. Accepts the real CLI's arguments (t
   --stderr-noise N      N log lines on stderr, interleaved with the steps
   --crash               after the steps: a traceback on stderr, exit 3 (no done event)
   --error               after the steps: an `error` event with a hint, exit 1
+  --data-error          before any step: a `data` error whose message has its own "Hint:", `done` failed, exit 2
+  --errors N            N `error` events (a replayed log with many), then `done` failed, exit 1
+  --locked              an `error` of kind `locked` naming the holder, exit 1 (no started event)
+  --checkpoint-every N  write checkpoints/last (cram_state.json with the step) every N steps, with its event
+  eval RUN_DIR          `cram eval`: --split, --beam, --checkpoint; a result per language, `done`
   --hang-until-term     after the steps keep running; SIGTERM -> `done` stopped:true, exit 0
   --ignore-term         ignore SIGTERM (to test the SIGKILL after the grace period)
   --results             emit result + samples events, write results.csv / samples.jsonl, then `done`
@@ -56,6 +61,13 @@ def parse(argv):
     ap.add_argument("--stderr-noise", type=int, default=0)
     ap.add_argument("--crash", action="store_true")
     ap.add_argument("--error", action="store_true")
+    ap.add_argument("--data-error", action="store_true")
+    ap.add_argument("--errors", type=int, default=0)
+    ap.add_argument("--locked", action="store_true")
+    ap.add_argument("--checkpoint-every", type=int, default=0)
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--beam", type=int)
+    ap.add_argument("--checkpoint", default="best")
     ap.add_argument("--hang-until-term", action="store_true")
     ap.add_argument("--ignore-term", action="store_true")
     ap.add_argument("--results", action="store_true")
@@ -81,10 +93,38 @@ class Out:
             sys.stdout.flush()
 
 
+def write_checkpoint(out: Out, run_dir: Path, step: int, elapsed: float) -> None:
+    d = run_dir / "checkpoints" / "last"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "cram_state.json").write_text(json.dumps({"step": step, "elapsed": elapsed}))
+    out.emit(Checkpoint(kind="last", step=step, elapsed=elapsed, path=str(d)))
+
+
+def evaluate(a) -> int:
+    """`cram eval RUN_DIR --split S --beam B --checkpoint C --jsonl`: one result per language, then done."""
+    run_dir = Path(a.config)
+    (run_dir / "worker.pid").write_text(str(os.getpid()))
+    out = Out(run_dir, a.jsonl)
+    print(f"fake engine: evaluating {run_dir} ({a.checkpoint}, {a.split}, beam {a.beam})", file=sys.stderr,
+          flush=True)
+    rows = []
+    for j, lang in enumerate(LANGS):
+        row = {"language": lang, "split": a.split, "n": 10, "bleu4": 20.0 + j + (a.beam or 0) / 100,
+               "nltk_bleu4": 15.0, "decode_seconds": 0.5, "beam_size": a.beam or 10}
+        rows.append(row)
+        out.emit(Result(**row))
+    write_results(run_dir, rows)
+    out.emit(Done(status="completed", stopped=False, results={r["language"]: r["bleu4"] for r in rows}))
+    (run_dir / "worker.pid").unlink()
+    return 0
+
+
 def main(argv=None):
     a = parse(sys.argv[1:] if argv is None else argv)
     if a.pid_file:
         Path(a.pid_file).write_text(str(os.getpid()))
+    if a.command == "eval":
+        return evaluate(a)
     if a.resume:
         run_dir = Path(a.resume)
     elif a.run_dir:
@@ -111,6 +151,11 @@ def main(argv=None):
 
     out = Out(run_dir, a.jsonl)
     stop = {"requested": False}
+    if a.locked:
+        out.emit(Error(kind="locked", message=f"{run_dir} is being written by another process: pid 4242 on "
+                       "node7 (train since 2024-05-01 10:00:00); wait for it to end or stop it first"))
+        print("cram: locked", file=sys.stderr, flush=True)
+        return 1
 
     def on_term(signum, frame):
         stop["requested"] = True
@@ -129,6 +174,14 @@ def main(argv=None):
     if a.plain_stdout:
         print("this is not an event", flush=True)
 
+    if a.data_error:
+        out.emit(Error(kind="data", message="data/python/train.jsonl: file not found. Hint: expected "
+                       "DIR/{lang}/{train,valid,test}.jsonl",
+                       hint="check data.path and data.languages; `cram data stats PATH` shows what is there"))
+        out.emit(Done(status="failed", stopped=False, step=0, elapsed=0.0))
+        print("cram: data error", file=sys.stderr, flush=True)
+        return 2
+
     t0 = time.perf_counter()
     noise_every = max(1, a.events // a.stderr_noise) if a.stderr_noise else 0
     noise_left = a.stderr_noise
@@ -141,6 +194,8 @@ def main(argv=None):
         out.emit(Step(step=step, elapsed=round(el, 4), progress=min(1.0, el / cfg.budget.seconds),
                  loss=5.0 * math.exp(-step / 500.0) + 0.1, lr=1e-3, tokens=1000, tokens_per_s=1e5 + step,
                  examples=32, epoch=0))
+        if a.checkpoint_every and step % a.checkpoint_every == 0:
+            write_checkpoint(out, run_dir, step, round(el, 4))
         if noise_left and i % noise_every == 0:
             print(f"noise line {a.stderr_noise - noise_left} at step {step}", file=sys.stderr, flush=True)
             noise_left -= 1
@@ -169,6 +224,12 @@ def main(argv=None):
         print("RuntimeError: fake engine crashed on purpose", file=sys.stderr, flush=True)
         os._exit(3)
 
+    if a.errors:
+        for k in range(a.errors):
+            out.emit(Error(message=f"<h1>Your license expired</h1><a href=x>renew</a> #{k}", kind="internal"))
+        out.emit(Done(status="failed", stopped=False, step=step))
+        return 1
+
     if a.error:
         out.emit(Error(message="CUDA out of memory (fake)", hint="Lower train.batch_size or max_source_len",
                  kind="oom"))
@@ -179,8 +240,7 @@ def main(argv=None):
     if a.hang_until_term or a.ignore_term:
         while not stop["requested"]:
             time.sleep(0.02)
-        out.emit(Checkpoint(kind="last", step=step, elapsed=elapsed0 + a.events * 0.01,
-                 path=str(run_dir / "checkpoints" / "last")))
+        write_checkpoint(out, run_dir, step, elapsed0 + a.events * 0.01)
         out.emit(Done(status="stopped", stopped=True, step=step, elapsed=elapsed0 + a.events * 0.01))
         print("fake engine: stopped", file=sys.stderr, flush=True)
         return 0

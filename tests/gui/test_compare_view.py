@@ -41,9 +41,11 @@ def view(qtbot, tmp_path):
 
 def test_table_and_differences(view):
     t = view.displayed_table()
-    assert t[0] == ["run", "status", "steps", "trained_s", "best_dev_bleu", "ruby", "python", "mean"]
-    assert t[1] == ["alpha", "completed", "4", "2.00", "–", "7.50", "12.50", "10.00"]
-    assert t[2] == ["beta", "completed", "3", "1.50", "–", "–", "9.00", "9.00"]
+    assert t[0] == ["run", "status", "steps", "trained_s", "best_dev_bleu", "ruby", "python", "mean", "path"]
+    a, b = view.paths
+    assert t[1] == ["a", "completed", "4", "2.00", "–", "7.50", "12.50", "10.00", a]    # the folder: unique
+    assert t[2] == ["b", "completed", "3", "1.50", "–", "–", "9.00", "9.00", b]
+    assert [view.diff.horizontalHeaderItem(c).text() for c in range(3)] == ["setting", "a", "b"]
     d = view.diff
     rows = {d.item(r, 0).text(): [d.item(r, c).text() for c in (1, 2)] for r in range(d.rowCount())}
     assert rows == {"name": ["alpha", "beta"], "train.lr": ["0.001", "0.0005"]}

@@ -74,4 +74,4 @@ def test_start_to_results_with_the_real_engine(qtbot, qloop, tmp_path, monkeypat
     assert len(win.state.steps) > 0 and win.state.status["state"] == "completed"
     assert win.samples.visible_rows(), "samples arrived"
     assert "cram: run directory" in win.log_view.toPlainText()
-    qtbot.waitUntil(lambda: any(r[2] == "completed" for r in win.runs.row_texts()), timeout=10_000)
+    qtbot.waitUntil(lambda: any(r[3] == "completed" for r in win.runs.row_texts()), timeout=10_000)

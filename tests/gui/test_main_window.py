@@ -89,7 +89,7 @@ def test_start_streams_into_views_and_keeps_loop_responsive(qtbot, make_window, 
     status = win.status_panel.text()
     assert f"step {n:,}" in status and "device cpu" in status and "completed" in status
     assert not visible_boxes(win)
-    qtbot.waitUntil(lambda: [r[2] for r in win.runs.row_texts()] == ["completed"], timeout=5000)
+    qtbot.waitUntil(lambda: [r[3] for r in win.runs.row_texts()] == ["completed"], timeout=5000)
 
 
 def test_stderr_noise_and_plain_stdout_go_to_the_log_pane(qtbot, make_window):
@@ -97,7 +97,9 @@ def test_stderr_noise_and_plain_stdout_go_to_the_log_pane(qtbot, make_window):
     win.start_run()
     wait_finished(qtbot, win)
     log = win.log_view.toPlainText()
-    assert sum(line.startswith("noise line") for line in log.splitlines()) == 300
+    assert sum(line.startswith("noise line") for line in win.log_view.messages()) == 300
+    first = log.splitlines()[0]                       # each line shown with its time and level
+    assert first[2] == ":" and first[5] == ":" and " cmd " in first[:20]
     assert "[stdout] this is not an event" in log
     assert "Engine exited: exited with status 0" in log
     assert win.state.samples["python"][-1]["code"].endswith("END-OF-LONG-LINE")
@@ -200,7 +202,7 @@ def test_invalid_form_disables_start_until_fixed(qtbot, make_window):
     win.form.editor("train.lr").edit.setText("-1")
     assert not win.actions.start.isEnabled() and not win.start_button.isEnabled()
     row = win.form.rows["train.lr"]
-    assert row.error_label.isVisible() and "below the minimum" in row.error_label.text()
+    assert row.error_label.isVisible() and "must be between" in row.error_label.text()
     assert "train.lr" in win.start_button.toolTip()
     assert win.problems_label.isVisible() and win.problems_label.text() == "Fix 1 field to start: train.lr"
     assert win.start_run() is False and not win.session.worker.is_running()
@@ -305,8 +307,12 @@ def test_open_finished_run_shows_results_and_samples(qtbot, make_window, tmp_pat
     assert win.actions.resume.isEnabled() is False            # completed
     qtbot.wait(300)
     assert "completed" in win.status_panel.text() and "finished" in win.status_panel.text()
-    # the run's configuration is shown in the form
+    # viewing a run never rewrites the form; "Use this run's settings" does, explicitly
+    assert win.form.config().budget.seconds != 100.0 and win.form.config().name != "fake"
+    assert win.actions.use_settings.isEnabled()
+    win.actions.use_settings.trigger()
     assert win.form.config().budget.seconds == 100.0 and win.form.config().name == "fake"
+    assert "settings of finished" in win.notice.text()
     assert win.form.preset_combo.currentText() == "(custom)"
     assert f"Opened {d}" in win.log_view.toPlainText()
 
@@ -364,15 +370,27 @@ def test_follow_a_run_written_by_another_process(qtbot, make_window, tmp_path, r
     assert win.state.status["device"] == "cuda:0"
 
 
-def test_open_is_refused_while_running_and_for_non_run_dirs(qtbot, make_window, tmp_path):
-    win = make_window("--events", "1", "--hang-until-term")
+def test_non_run_dirs_are_refused_and_other_runs_open_read_only_while_one_trains(qtbot, make_window, tmp_path):
+    other = fake_run_dir(tmp_path, "--events", "7", "--results", name="other")
+    win = make_window("--events", "5", "--hang-until-term")
     assert win.open_run(tmp_path) is False
     assert "neither events.jsonl" in visible_boxes(win)[0].text()
     win.start_run()
-    assert not win.actions.open_run.isEnabled()
-    assert win.open_run(tmp_path) is False
+    live = win.session.run_dir
+    qtbot.waitUntil(lambda: len(win.state.steps) == 5, timeout=20000)
+    assert win.form.isEnabled()                               # the next run can be prepared meanwhile
+    win.form.editor("budget.seconds").set_value(33)
+    assert win.actions.open_run.isEnabled() and win.open_run(other)
+    assert win.session.run_dir == other and len(win.state.steps) == 7 and win.session.is_running()
+    assert win.live_bar.isVisible() and "training" in win.live_bar.text()
+    assert win.runs.model.current == str(other)
+    assert win.form.config().budget.seconds == 33            # opening a run never rewrites the form
+    win.live_bar.link("Show the live run").click()
+    assert win.session.run_dir == live and len(win.state.steps) == 5 and not win.live_bar.isVisible()
     win.stop_run()
     wait_finished(qtbot, win)
+    assert win.state.done is not None and win.state.done["status"] == "stopped"
+    assert len(win.state.steps) == 5                          # nothing ingested twice
 
 
 def test_closing_during_a_run_asks_then_stops_the_worker(qtbot, make_window, pid_alive):

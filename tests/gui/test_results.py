@@ -100,8 +100,8 @@ def test_bar_chart(view):
     np.testing.assert_allclose(ours.opts["height"], [18.4, 16.9])      # python, java
     pub = published()
     np.testing.assert_allclose(bars[1].opts["height"], [pub["CodeBERT"]["python"], pub["CodeBERT"]["java"]])
-    names = [lbl.text for _, lbl in view.legend.items]
-    assert names == ["this run", *DEFAULT_REFERENCES]
+    assert view.legend_names() == ["this run", *DEFAULT_REFERENCES]   # under the chart: never over a bar
+    assert all(w.textFormat() == Qt.TextFormat.PlainText for w in view.legend_labels)
 
 
 def test_export_png(view, tmp_path):
@@ -131,7 +131,7 @@ def test_caption_says_what_the_reference_rows_are(qtbot):
     qtbot.addWidget(view)
     view.show()
     assert view.caption.isVisible()
-    base = "published CodeXGLUE code-to-text <b>test-set</b> scores"
+    base = "published CodeXGLUE code-to-text TEST-SET scores"
     same = "comparable only when this run evaluates on the CodeXGLUE test split of the same language"
     assert base in view.caption_text() and same in view.caption_text() and not view.caption_emphasised()
 
@@ -144,11 +144,21 @@ def test_caption_says_what_the_reference_rows_are(qtbot):
     st.ingest({"event": "started", "config": {"data": {"source": "builtin", "languages": ["python"]},
                                               "eval": {"split": "test"}}})
     assert view.caption_emphasised() and "Not comparable" in view.caption_text()
-    assert "<b>builtin</b>, not CodeXGLUE" in view.caption_text() and same in view.caption_text()
+    assert "data is builtin, not CodeXGLUE" in view.caption_text() and same in view.caption_text()
 
     # CodeXGLUE data evaluated on valid
     st.clear()
     st.ingest({"event": "started", "config": {"data": {"source": "codexglue", "languages": ["ruby"]},
                                               "eval": {"split": "valid"}}})
     st.ingest({"event": "result", "language": "ruby", "split": "valid", "n": 10, "bleu4": 9.0})
-    assert view.caption_emphasised() and "the <b>valid</b> split" in view.caption_text()
+    assert view.caption_emphasised() and "the valid split" in view.caption_text()
+
+
+def test_caption_renders_the_runs_strings_as_plain_text(qtbot):
+    st = RunState()
+    view = ResultsView(st)
+    qtbot.addWidget(view)
+    evil = "<h1>Your license expired</h1><a href=x>renew</a>"
+    st.ingest({"event": "started", "config": {"data": {"source": evil, "languages": ["python"]}}})
+    assert view.caption.textFormat() == Qt.TextFormat.PlainText
+    assert "<h1>Your license expired</h1>" in view.caption_text()

@@ -57,7 +57,7 @@ def test_runs_listed_with_name_date_status_budget_bleu(qtbot, tmp_path):
         sleeper.wait()
         panel.refresh_now()
         rows = {r[0]: r for r in panel.row_texts()}
-        assert rows["d-running"][2] == "interrupted"
+        assert rows["d-running"][COLUMNS.index("Status")] == "interrupted"
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -68,13 +68,13 @@ def test_double_click_and_open_emit_open_requested(qtbot, tmp_path):
     d = write_run(base, "r1", started())
     panel = RunsPanel(base)
     qtbot.addWidget(panel)
-    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 1, timeout=5000)
-    item = panel.tree.topLevelItem(0)
+    qtbot.waitUntil(lambda: panel.proxy.rowCount() == 1, timeout=5000)
+    ix = panel.proxy.index(0, 0)
     with qtbot.waitSignal(panel.open_requested) as sig:
-        panel.tree.itemDoubleClicked.emit(item, 0)
+        panel.table.doubleClicked.emit(ix)
     assert sig.args == [str(d)]
     assert not panel.open_button.isEnabled()
-    item.setSelected(True)
+    panel.select_paths([d])
     assert panel.open_button.isEnabled()
     with qtbot.waitSignal(panel.open_requested) as sig:
         panel.open_button.click()
@@ -88,9 +88,8 @@ def test_compare_two_selected_runs(qtbot, tmp_path):
     b = write_run(base, "b", started())
     panel = RunsPanel(base)
     qtbot.addWidget(panel)
-    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 2, timeout=5000)
-    for i in range(2):
-        panel.tree.topLevelItem(i).setSelected(True)
+    qtbot.waitUntil(lambda: panel.proxy.rowCount() == 2, timeout=5000)
+    panel.select_paths([a, b])
     assert panel.compare_button.isEnabled() and not panel.open_button.isEnabled()
     with qtbot.waitSignal(panel.compare_requested) as sig:
         panel.compare_button.click()

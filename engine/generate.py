@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 
 import torch
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
@@ -50,15 +51,29 @@ def _search_kwargs(model, beam_size: int, use_cache: bool) -> dict:
     return kw
 
 
+class DecodeStopped(Exception):
+    """`should_stop()` said so between two batches: `done` of `total` sources were decoded."""
+
+    def __init__(self, done: int, total: int, seconds: float):
+        super().__init__(f"decoding stopped after {done} of {total}")
+        self.done, self.total, self.seconds = done, total, seconds
+
+
 def generate_ids(model, src: list[list[int]], ids: dict, *, beam_size: int, max_len: int, batch_size: int,
-                 device: torch.device, autocast=None, use_cache: bool = True) -> list[list[int]]:
-    """Output token ids (without the start token, cut at eos) for each source, in input order."""
+                 device: torch.device, autocast=None, use_cache: bool = True,
+                 progress: Callable[[int, int], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> list[list[int]]:
+    """Output token ids (without the start token, cut at eos) for each source, in input order. `progress(done,
+    total)` is called after each batch; `should_stop()` before each one (DecodeStopped when it says so)."""
     model.eval()
     out: list[list[int] | None] = [None] * len(src)
     autocast = autocast or contextlib.nullcontext()
     lengths = [len(s) for s in src]
+    done, t0 = 0, time.perf_counter()
     with torch.inference_mode(), autocast:
         for batch in sorted_batches(lengths, batch_size):
+            if should_stop is not None and should_stop():
+                raise DecodeStopped(done, len(src), time.perf_counter() - t0)
             input_ids, mask = pad([src[i] for i in batch], ids["pad"])
             gen = model.generate(
                 input_ids=input_ids.to(device), attention_mask=mask.to(device), num_beams=beam_size,
@@ -67,6 +82,9 @@ def generate_ids(model, src: list[list[int]], ids: dict, *, beam_size: int, max_
                 **_search_kwargs(model, beam_size, use_cache))
             for row, i in zip(gen.tolist(), batch):
                 out[i] = _strip(row, ids)
+            done += len(batch)
+            if progress is not None:
+                progress(done, len(src))
     return out  # type: ignore[return-value]
 
 

@@ -1,4 +1,6 @@
-"""A human progress line on stderr (when events are not streamed as JSON lines): budget bar, ETA, loss."""
+"""A human progress line on stderr (when events are not streamed as JSON lines): budget bar, ETA, loss, and the
+final evaluation's decoding. Writing it never raises: a dead reader (a closed terminal, a console that crashed)
+silences it, the run goes on (the event file is the source of truth)."""
 from __future__ import annotations
 
 import sys
@@ -15,18 +17,32 @@ def _num(v, spec: str = ".3f") -> str:
 
 class ProgressLine:
     def __init__(self, stream=None, width: int = 24):
-        self.stream = stream or sys.stderr
+        self._stream = stream            # None: whatever sys.stderr is when a line is written
         self.width = width
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        try:
+            self.tty = bool(self.stream.isatty())
+        except (OSError, ValueError, AttributeError):
+            self.tty = False
         self._last = 0.0
+        self._last_decode = 0.0
         self.budget = None
+        self.dead = False
+
+    @property
+    def stream(self):
+        return self._stream if self._stream is not None else sys.stderr
 
     def _print(self, text: str, final: bool = False) -> None:
-        if self.tty:
-            self.stream.write("\r\x1b[2K" + text + ("\n" if final else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        if self.dead:
+            return
+        try:
+            if self.tty:
+                self.stream.write("\r\x1b[2K" + text + ("\n" if final else ""))
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError, AttributeError):
+            self.dead = True  # nobody reads it any more (or there is no stderr at all)
 
     def on_event(self, ev: dict) -> None:
         kind = ev.get("event")
@@ -54,6 +70,15 @@ class ProgressLine:
                         f"[{_num(ev.get('eval_seconds'), '.1f')}s]", final=True)
         elif kind == "checkpoint":
             pass
+        elif kind == "progress" and ev.get("task") == "decode":
+            now = time.monotonic()
+            done, total = ev.get("done") or 0, ev.get("total") or 0
+            if done != total and now - self._last_decode < (0.5 if self.tty else 10.0):
+                return
+            self._last_decode = now
+            eta = ev.get("eta_seconds")
+            self._print(f"{ev.get('language')} {ev.get('split')} decoding {done} / {total}"
+                        + (f" ETA {fmt_seconds(eta)}" if eta is not None and done != total else ""))
         elif kind == "result":
             self._print(f"{ev.get('language')} {ev.get('split')}: BLEU-4 {_num(ev.get('bleu4'), '.2f')} "
                         f"(n={ev.get('n')}, {_num(ev.get('decode_seconds'), '.1f')}s)", final=True)

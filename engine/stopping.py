@@ -10,17 +10,17 @@ from __future__ import annotations
 import enum
 import math
 import signal
-import sys
 from dataclasses import dataclass
 
 from .budget import BudgetClock
 from .contract.config import BudgetConfig, EvalConfig
+from .contract.files import say
 from .distributed import Dist
 from .state import TrainState
 
 
 class StopReason(enum.Enum):
-    SIGNAL = "signal"            # SIGTERM / SIGINT: checkpoint and stop, no final evaluation
+    SIGNAL = "signal"            # a stop signal (StopSignal): checkpoint and stop, no final evaluation
     MAX_STEPS = "max_steps"
     MAX_EPOCHS = "max_epochs"
     BUDGET = "budget"
@@ -86,23 +86,47 @@ class Milestones:
 
 
 class StopSignal:
-    """Set by SIGTERM / SIGINT (see `install`): the loop finishes its step, checkpoints and stops. A second SIGINT
+    """Set by a stop signal (see `install`): the loop finishes its step, checkpoints and stops; during the final
+    evaluation, decoding stops at the next batch. SIGTERM / SIGINT (the console's Stop, Ctrl-C), SIGUSR1 (a
+    cluster's time-limit warning) and SIGHUP (the terminal closed; left alone under nohup) end the run `stopped`;
+    SIGUSR2 (a sweep pruning the trial) ends it `pruned`, checkpoint kept all the same. A second SIGINT
     interrupts at once."""
+
+    STATUS = {"SIGTERM": "stopped", "SIGINT": "stopped", "SIGUSR1": "stopped", "SIGHUP": "stopped",
+              "SIGUSR2": "pruned"}
 
     def __init__(self):
         self.requested = False
+        self.status = "stopped"      # the `done` status a stop ends with (engine.contract.events.DONE_STATUSES)
+        self.signal_name: str | None = None
 
-    def request(self) -> None:
+    def request(self, status: str = "stopped", signal_name: str | None = None) -> None:
+        """Ask the run to stop; the first request decides the status."""
+        if not self.requested:
+            self.status, self.signal_name = status, signal_name
         self.requested = True
 
     def install(self) -> StopSignal:
+        """Handle the stop signals in this process (main thread), with stdio that survives a dead reader."""
+        from .stdio import protect_stdio
+
+        protect_stdio()
+
         def handler(signum, frame):
+            name = signal.Signals(signum).name
             if self.requested and signum == signal.SIGINT:
                 raise KeyboardInterrupt
-            self.request()
-            print(f"cram: {signal.Signals(signum).name} received: finishing the step, then checkpoint and stop",
-                  file=sys.stderr, flush=True)
+            first = not self.requested
+            self.request(self.STATUS.get(name, "stopped"), name)
+            if first:
+                why = " (pruned)" if self.status == "pruned" else ""
+                say(f"cram: {name} received{why}: finishing the step, then checkpoint and stop")
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        for name in self.STATUS:
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            if name == "SIGHUP" and signal.getsignal(sig) is signal.SIG_IGN:
+                continue  # nohup: the user asked to outlive the terminal
+            signal.signal(sig, handler)
         return self

@@ -1,16 +1,16 @@
 """The training loop, in phases: setup (engine.session) -> train (this file) -> finish (engine.evaluator).
 
-`run` is `cram train`: it sets a session up (fresh, or resumed from the last checkpoint with its `TrainState`),
-announces it (`started`), trains until a limit or a stop signal, then evaluates the best dev checkpoint on the test
-split. `train` is the loop itself: before every step ONE decision (engine.stopping.decide: stop? evaluate?
-checkpoint?), then one optimizer step (engine.step.train_step).
+`run` is `cram train`: holding the run directory's writer lock, it sets a session up (fresh, or resumed from the
+last checkpoint with its `TrainState`), announces it (`started`), trains until a limit or a stop signal, then
+evaluates the best dev checkpoint on the test split (a stop signal ends that at the next batch too). `phase` events
+mark each change of what it is doing. `train` is the loop itself: before every step ONE decision
+(engine.stopping.decide: stop? evaluate? checkpoint?), then one optimizer step (engine.step.train_step).
 """
 from __future__ import annotations
 
 import math
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 from collections.abc import Callable
@@ -23,7 +23,8 @@ from .budget import BudgetClock
 from .contract import config as config_lib
 from .contract.schedule import lr_factor
 from .dev_eval import dev_eval
-from .errors import StopRun, guarded
+from .contract.files import say
+from .errors import StopRun, end, guarded
 from .evaluator import finish
 from .progress import ProgressLine, emitter
 from .session import Session, setup
@@ -51,11 +52,15 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
         if d.stop:
             break
         if d.evaluate:
+            emit("phase", phase="dev_eval")
             dev_eval(s, st, clock, emit)
             due.evaluated(st.elapsed)
         if d.checkpoint:
+            emit("phase", phase="checkpointing", message="last")
             ckpt.write(s, st, "last", clock, emit)
             due.checkpointed(st.elapsed)
+        if d.evaluate or d.checkpoint:
+            emit("phase", phase="training")
 
         t0 = time.perf_counter()
         t = cfg.train
@@ -81,10 +86,12 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
     clock.pause()
     st.elapsed = clock.elapsed
     if dist.enabled:
-        print(f"cram[rank {dist.rank}/{dist.world}]: training ended at step {st.step}", file=sys.stderr, flush=True)
+        say(f"cram[rank {dist.rank}/{dist.world}]: training ended at step {st.step}")
     events.flush(st, clock.progress)
     if d.stop is not StopReason.SIGNAL and st.last_eval_step != st.step:
+        emit("phase", phase="dev_eval")
         dev_eval(s, st, clock, emit)
+    emit("phase", phase="checkpointing", message="last")
     ckpt.write(s, st, "last", clock, emit)
     return d.stop
 
@@ -121,17 +128,21 @@ def run(cfg: config_lib.RunConfig, run_dir: Path, writer, resume: bool = False,
 
     def body() -> int:
         nonlocal st
+        emit("phase", phase="starting", message="resume" if resume else "train")
         resume_from = resume_checkpoint(run_dir, emit) if resume else None
+        emit("phase", phase="loading_data")
         s = setup(cfg, run_dir, emit, resume_from=resume_from, bucket_key=bucket_key)
         if resume_from is not None:
             st = TrainState.from_dict(ckpt.load_state(resume_from))
             emit("log", level="info", message=f"resumed from {resume_from} at step {st.step}, "
                  f"{st.elapsed:.1f}s of {cfg.budget.seconds:.0f}s")
         announce(s, st, emit)
+        emit("phase", phase="training")
         if train(s, st, emit, stop, collate=collate, clock_class=clock_class) is StopReason.SIGNAL:
-            emit("done", status="stopped", stopped=True, **st.summary())
+            end(emit, stop.status, **st.summary())
             return 0
-        finish(s, st, emit)
+        finish(s, st, emit, stop=stop)
         return 0
 
-    return guarded(run_dir, emit, lambda: st.summary(), body)
+    # one writer per run directory: a second one is refused before it touches anything (errors.refuse_locked)
+    return guarded(run_dir, emit, lambda: st.summary(), body, lock="resume" if resume else "train", writer=writer)

@@ -19,3 +19,50 @@ def test_lines_for_each_event_and_missing_values():
     assert "dev @ step 3: loss n/a BLEU-4 7.25 (best)" in text
     assert "python test: BLEU-4 12.35 (n=5, 0.5s)" in text and "hint: do x" in text
     assert fmt_seconds(3725) == "1:02:05" and fmt_seconds(None) == "--:--"
+
+
+def test_decode_progress_line():
+    out = io.StringIO()
+    p = ProgressLine(out)
+    p.on_event({"event": "progress", "task": "decode", "language": "python", "split": "test", "done": 4,
+                "total": 30, "eta_seconds": 65})
+    p.on_event({"event": "progress", "task": "decode", "language": "python", "split": "test", "done": 30,
+                "total": 30, "eta_seconds": 0})
+    assert out.getvalue().splitlines() == ["python test decoding 4 / 30 ETA 01:05", "python test decoding 30 / 30"]
+
+
+class _Dead(io.StringIO):
+    def write(self, s):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_dead_reader_silences_the_line_instead_of_raising(monkeypatch):
+    import sys
+
+    p = ProgressLine(_Dead())
+    p.on_event({"event": "log", "level": "info", "message": "x"})
+    assert p.dead
+    monkeypatch.setattr(sys, "stderr", None)  # started with 2>&-
+    q = ProgressLine()
+    q.on_event({"event": "error", "message": "boom", "hint": ""})
+    assert q.dead
+
+
+def test_safe_stream_survives_a_closed_pipe():
+    import os
+
+    from engine.stdio import SafeStream
+
+    r, w = os.pipe()
+    raw = os.fdopen(w, "w")
+    s = SafeStream(raw, raw.fileno())
+    s.write("hello\n")
+    s.flush()
+    assert os.read(r, 100) == b"hello\n"
+    os.close(r)  # the reader dies
+    s.write("x" * 100000)
+    s.flush()
+    assert s.dead
+    s.write("more\n")  # dropped quietly
+    assert os.path.samefile(f"/proc/self/fd/{raw.fileno()}", os.devnull) if os.path.isdir("/proc/self/fd") else True
+    raw.close()

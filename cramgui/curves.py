@@ -83,6 +83,31 @@ def _ema_into(x: np.ndarray, a: float, s: float, out: np.ndarray, reuse: bool) -
         _ema_into(x[m:], a, float(out[m - 1]), out[m:], False)
 
 
+def debias(biased: np.ndarray, alpha: float, start: int = 0) -> np.ndarray:
+    """Adam's bias correction of an EMA started at 0: point t (counted from `start`) divided by 1 - alpha^(t+1).
+    The first points are then averages of what came so far, not pulled toward 0 or toward the first value."""
+    n = len(biased)
+    if n == 0 or alpha <= 0.0:
+        return np.array(biased, dtype=np.float64)
+    t = np.arange(start + 1, start + n + 1, dtype=np.float64)
+    with np.errstate(under="ignore"):
+        corr = -np.expm1(t * math.log(alpha)) if alpha < 1.0 else np.full(n, math.nan)
+    return biased / corr
+
+
+def smooth(y, alpha: float) -> np.ndarray:
+    """The smoothing of every loss curve of the console (Training and Compare): a de-biased EMA, y_s[t] = ema[t] /
+    (1 - alpha^(t+1)) with ema started at 0 (Adam-style), so the curve starts at the data, not at a biased first
+    value. Non-finite points are skipped (they stay NaN in the output) and do not reset the average."""
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    out = np.full(len(y), np.nan)
+    ok = np.isfinite(y)
+    if ok.any():
+        v = y[ok]
+        out[ok] = debias(ema(v, alpha, 0.0), alpha)
+    return out
+
+
 # -- incremental data -------------------------------------------------------------------------------------------
 class _Grow:
     """A growable 1-D array (amortised O(1) append of chunks)."""
@@ -183,8 +208,9 @@ class _Series:
 
 
 class _LossCache:
-    """The plottable (finite, > 0) training losses in row order, their EMA, and the series drawn: the plottable
-    points whose x is finite (tracks: raw loss, EMA). All kept incrementally."""
+    """The plottable (finite, > 0) training losses in row order, their EMA (started at 0, so the shown, de-biased
+    value is ema / (1 - alpha^(t+1)): `smooth`), and the series drawn: the plottable points whose x is finite
+    (tracks: raw loss, de-biased EMA). All kept incrementally."""
 
     def __init__(self):
         self.reset(None, 0.9)
@@ -195,7 +221,7 @@ class _LossCache:
         self.done = 0                    # rows of the step series processed
         self.hidden = 0                  # rows whose loss cannot be drawn on a log axis
         self.loss = _Grow()              # plottable losses
-        self.ema = _Grow()               # their EMA
+        self.ema = _Grow()               # their EMA from 0 (biased)
         self.keep: _Grow | None = None   # positions in `loss` of the points drawn, once some x was not finite
         self.series = _Series(2)
 
@@ -206,7 +232,7 @@ class _LossCache:
         if alpha != self.alpha:          # smoothing changed: the EMA of everything so far, again
             self.alpha = alpha
             self.ema.reserve(self.loss.n)
-            e = ema(self.loss.view(), alpha, out=self.ema.a[: self.loss.n])
+            e = debias(ema(self.loss.view(), alpha, 0.0, out=self.ema.a[: self.loss.n]), alpha)
             self.series.tracks[1].replace(e if self.keep is None else e[self.keep.view()])
         if len(loss) == self.done:
             return
@@ -222,10 +248,10 @@ class _LossCache:
         if not len(lv):
             return
         base = self.loss.n
-        init = self.ema.a[base - 1] if base else None
+        init = self.ema.a[base - 1] if base else 0.0
         self.loss.extend(lv)
         self.ema.reserve(self.loss.n)
-        e = ema(lv, self.alpha, init, out=self.ema.a[base: self.loss.n])
+        e = debias(ema(lv, self.alpha, init, out=self.ema.a[base: self.loss.n]), self.alpha, base)
         self.ema.n = self.loss.n
         fx = np.isfinite(xv)
         if self.keep is None and not fx.all():
@@ -239,10 +265,13 @@ class _LossCache:
 
 
 class _XYCache:
-    """The points (finite x and y) of one column against x, kept incrementally."""
+    """The points (finite x and y) of one column against x, kept incrementally; y times `scale` (MFU in %), only
+    y > 0 when `positive` (a log axis)."""
 
-    def __init__(self, column: str):
+    def __init__(self, column: str, positive: bool = False, scale: float = 1.0):
         self.column = column
+        self.positive = positive
+        self.scale = scale
         self.reset(None)
 
     def reset(self, key) -> None:
@@ -258,8 +287,12 @@ class _XYCache:
             return
         xs, ys = x[self.done:], y[self.done:]
         ok = np.isfinite(xs) & np.isfinite(ys)
+        if self.positive:
+            ok &= ys > 0
         if not ok.all():
             xs, ys = xs[ok], ys[ok]
+        if self.scale != 1.0:
+            ys = ys * self.scale
         self.done = len(y)
         self.series.extend(xs, ys)
 

@@ -26,6 +26,7 @@ class ElidedLabel(QLabel):
         self.colour: str | None = None
         self.bold = False
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
+        self.elide = True
 
     def set_style(self, colour: str | None, bold: bool = False) -> None:
         if (colour, bold) != (self.colour, self.bold):
@@ -39,6 +40,8 @@ class ElidedLabel(QLabel):
             self.setPalette(pal)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
+        if not self.elide:
+            return super().minimumSizeHint()
         fm = self.fontMetrics()
         m = self.contentsMargins()
         return QSize(fm.horizontalAdvance("x" * self.min_chars) + m.left() + m.right(),
@@ -55,12 +58,16 @@ class ElidedLabel(QLabel):
         return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
 
 
-def _bar(width: int, tip: str) -> QProgressBar:
+def _min_width(w: QWidget) -> int:
+    """The width a layout gives a widget at the least (its minimum size, else its minimum size hint)."""
+    return w.minimumWidth() or w.minimumSizeHint().width()
+
+
+def _bar(sample: str, tip: str) -> QProgressBar:
     bar = QProgressBar()
     bar.setRange(0, 1000)
     bar.setTextVisible(True)
-    bar.setMinimumWidth(70)
-    bar.setMaximumWidth(width)
+    bar.setFixedWidth(bar.fontMetrics().horizontalAdvance(sample) + 24)     # its text on one line, always
     bar.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
     bar.setToolTip(tip)
     return bar
@@ -80,8 +87,10 @@ class StatusPanel(QWidget):
         self.state_label = ElidedLabel(min_chars=6)
         self.phase_label = ElidedLabel(min_chars=8)
         self.phase_label.setObjectName("phaseLabel")
-        self.progress = _bar(240, "Training budget used / total (dev-evaluation pauses excluded)")
-        self.decode_bar = _bar(200, "Final evaluation: examples decoded / examples of the split")
+        self.progress = _bar("10:00:00 / 10:00:00 (100%)",
+                             "Training budget used / total (dev-evaluation pauses excluded)")
+        self.decode_bar = _bar("10,000 / 10,000 · 0:00:00",
+                               "Final evaluation: examples decoded / examples of the split, and its ETA")
         self.decode_bar.setObjectName("decodeBar")
         self.decode_bar.hide()
         self.step_label = ElidedLabel(min_chars=5)
@@ -91,14 +100,19 @@ class StatusPanel(QWidget):
         self.device_label = ElidedLabel(min_chars=5)
         self.widgets = (self.run_label, self.state_label, self.phase_label, self.progress, self.decode_bar,
                         self.step_label, self.loss_label, self.tps_label, self.eta_label, self.device_label)
+        for w in (self.step_label, self.loss_label, self.tps_label, self.eta_label, self.device_label):
+            w.elide = False                   # short texts: shown whole (the run name and the phase elide)
         for w in self.widgets:
-            lay.addWidget(w)
+            lay.addWidget(w, 1 if w in (self.run_label, self.phase_label) else 0)
         self.eta_label.setToolTip("Estimated time left: training budget + the final evaluation still to come")
         self.update_status({})
 
     def sizeHint(self) -> QSize:  # noqa: N802
         """Room for the usual texts, not for every label at full length: the status bar's messages need some."""
-        return QSize(min(super().sizeHint().width(), 760), super().sizeHint().height())
+        lay = self.layout()
+        w = sum(x.sizeHint().width() + lay.spacing() for x in self.widgets if not x.isHidden()
+                or x in self._optional())
+        return QSize(min(w, 760), super().sizeHint().height())
 
     def update_status(self, st: dict, state_override: str | None = None) -> None:
         state = state_override or st.get("state") or "idle"
@@ -112,7 +126,10 @@ class StatusPanel(QWidget):
         if decode and st.get("phase") == "test_decode":
             lang = decode.get("language") or ""
             phase = f"test decoding {lang} {decode.get('done', 0):,} / {decode.get('total', 0):,}".replace("  ", " ")
-        show_phase = bool(phase) and st.get("state") == "running"       # the run's own state: not yet ended
+        # while the run goes on: its own state has no end yet and no note says it was interrupted or is stale
+        note = (state_override or "").split()
+        live = not note or note[0] in ("running", "following", "starting", "stopping…")
+        show_phase = bool(phase) and st.get("state") == "running" and live
         self.phase_label.setText(phase or "")
         self.phase_label.setToolTip(phase or "")
         self.phase_label.setVisible(show_phase)
@@ -125,14 +142,14 @@ class StatusPanel(QWidget):
         progress = min(max(float(progress or 0.0), 0.0), 1.0)
         self.progress.setValue(int(round(progress * 1000)))
         if budget:
-            self.progress.setFormat(f"budget {hms(elapsed)} / {hms(budget)} ({progress:.0%})")
+            self.progress.setFormat(f"{hms(elapsed)} / {hms(budget)} ({progress:.0%})")
         else:
             self.progress.setFormat("budget –")
         if decode and decode.get("total"):
             frac = min(1.0, decode["done"] / decode["total"])
             self.decode_bar.setValue(int(round(frac * 1000)))
             eta = decode.get("eta_seconds")
-            self.decode_bar.setFormat(f"decode {decode['done']:,} / {decode['total']:,}"
+            self.decode_bar.setFormat(f"{decode['done']:,} / {decode['total']:,}"
                                       + (f" · {hms(eta)}" if eta is not None and frac < 1 else ""))
             self.decode_bar.setVisible(True)
         else:
@@ -151,6 +168,37 @@ class StatusPanel(QWidget):
         self.device_label.setText(f"device {st.get('device') or '–'}")
         for w in (self.step_label, self.loss_label, self.tps_label, self.device_label):
             w.setToolTip(w.text())
+        self._fit()
+
+    # the labels given up first when the bar is short of room (their values stay in text() and the tooltips)
+    def _optional(self) -> tuple[QWidget, ...]:
+        return (self.device_label, self.tps_label, self.loss_label)
+
+    def _fit(self) -> None:
+        """Hide the optional labels that do not fit the width the panel has, last-listed kept longest."""
+        lay = self.layout()
+        room = self.width()
+        core = [w for w in self.widgets if w not in self._optional() and not w.isHidden()]
+        used = sum(_min_width(w) for w in core) + lay.spacing() * len(core)
+        used += lay.contentsMargins().left() + lay.contentsMargins().right()
+        for w in reversed(self._optional()):
+            need = w.sizeHint().width() + lay.spacing()
+            fits = used + need <= room
+            if fits:
+                used += need
+            if w.isHidden() == fits:
+                w.setVisible(fits)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        """The core labels at their narrowest: the optional ones are hidden rather than squeezed."""
+        hint = super().minimumSizeHint()
+        lay = self.layout()
+        w = sum(_min_width(x) + lay.spacing() for x in self.widgets if x not in self._optional() and not x.isHidden())
+        return QSize(w + 4, hint.height())
 
     def set_warning(self, on: bool) -> None:
         """A framed, tinted state label (a followed run that went stale)."""
@@ -168,7 +216,8 @@ class StatusPanel(QWidget):
             self.run_label.setVisible(bool(name))
 
     def text(self) -> str:
-        """Everything shown, as plain text (tests, accessibility)."""
+        """Everything the panel says, as plain text (tests, accessibility; optional labels hidden for room
+        included)."""
         parts = [self.run_label.text(), self.state_label.text()]
         if self.phase_label.isVisibleTo(self):
             parts.append(self.phase_label.text())

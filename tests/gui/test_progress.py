@@ -77,7 +77,7 @@ def test_test_decoding_has_its_own_bar_and_the_eta_includes_it(qapp, panel):
     panel.update_status(st.status)
     assert "test decoding python 250 / 1,000" in panel.text()
     assert panel.decode_bar.isVisibleTo(panel) and panel.decode_bar.value() == 250
-    assert "decode 250 / 1,000 · 0:00:30" in panel.decode_bar.text()
+    assert panel.decode_bar.text() == "250 / 1,000 · 0:00:30"
     # python: 30 s left; java (3000 examples) at python's rate 30 s / 750 examples = 120 s
     assert st.status["train_eta"] == 0.0
     assert st.status["eta_seconds"] == pytest.approx(150.0)
@@ -123,18 +123,35 @@ def test_run_card(qapp, qtbot):
     assert "peak GPU memory" not in items and items["resumed"] == "1×" and items["device"] == "cpu · fp32"
 
 
-def test_status_line_fits_1024_px_without_overlap(qapp, qtbot, panel):
+def test_status_line_fits_1024_px_without_overlap(qapp, qtbot):
+    from PySide6.QtWidgets import QHBoxLayout, QWidget
+    bar = QWidget()                        # as the status bar holds it: a layout that gives it its room
+    lay = QHBoxLayout(bar)
+    lay.setContentsMargins(0, 0, 0, 0)
+    panel = StatusPanel()
+    lay.addWidget(panel)
+    qtbot.addWidget(bar)
     st = RunState()
     st.ingest_many([started(), step(10)])
     panel.set_run("2024-05-01-120000-a-very-long-run-name-that-goes-on")
     panel.update_status(st.status, "running on a-very-long-host-name.cluster.example.org")
-    panel.resize(600, 24)
-    panel.show()
-    qtbot.waitExposed(panel)
-    assert panel.minimumSizeHint().width() <= 600 and panel.sizeHint().width() <= 760
-    shown = [w for w in panel.widgets if w.isVisible()]
-    for a, b in zip(shown, shown[1:]):
-        assert a.geometry().right() < b.geometry().left(), (a, b)       # side by side, never on top
-    assert shown[-1].geometry().right() <= panel.width()
+    bar.resize(600, 24)
+    bar.show()
+    qtbot.waitExposed(bar)
+    assert panel.minimumSizeHint().width() <= 560 and panel.sizeHint().width() <= 760
+
+    def side_by_side():
+        shown = [w for w in panel.widgets if w.isVisible()]
+        return all(a.geometry().right() < b.geometry().left() for a, b in zip(shown, shown[1:])) \
+            and shown[-1].geometry().right() <= panel.width()
+    qtbot.waitUntil(side_by_side)                                   # side by side, never on top of each other
     assert panel.run_label.is_elided()                              # the long name is elided, full in its tooltip
     assert "a-very-long-run-name" in panel.run_label.toolTip()
+    for w in (panel.step_label, panel.eta_label):
+        assert w.isVisible() and not w.is_elided()                  # the numbers are never cut
+    # narrower: device, tokens/s and loss give way (whole labels, never overlapping), their values still said
+    bar.resize(560, 24)
+    qtbot.waitUntil(lambda: not panel.device_label.isVisible() and side_by_side())
+    assert "device cuda:0" in panel.text()
+    bar.resize(1000, 24)                                          # and back: everything shown again
+    qtbot.waitUntil(lambda: panel.device_label.isVisible() and panel.loss_label.isVisible())

@@ -2,7 +2,6 @@
 `cram slurm` writes), with a live preview, validation messages, and Save (chmod 755)."""
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
@@ -17,9 +16,6 @@ from engine.contract import config as ec
 from engine.contract import slurm
 from engine.contract.rundir import run_dir_name, safe_name
 
-MARGIN_S = 1800            # start-up, data, final evaluation on top of the training budget
-
-
 def fmt_slurm_time(seconds: float) -> str:
     """Seconds as SLURM's HH:MM:SS / D-HH:MM:SS (the inverse of engine.contract.slurm.parse_time)."""
     s = int(seconds)
@@ -28,10 +24,10 @@ def fmt_slurm_time(seconds: float) -> str:
     return f"{d}-{hms}" if d else hms
 
 
-def default_time(budget_s: float, signal_s: int = 300) -> str:
-    """Budget + 30 min (start-up, evaluation) + the early signal, rounded up to 15 minutes."""
-    total = float(budget_s) + MARGIN_S + signal_s
-    return fmt_slurm_time(math.ceil(total / 900) * 900)
+def default_time(cfg: ec.RunConfig, signal_s: int = 300) -> str:
+    """The job's default time limit: engine.contract.slurm.default_time (budget + evaluation + margin + the
+    early signal), the same as `cram slurm` uses."""
+    return slurm.default_time(cfg, signal_s)
 
 
 def default_run_dir(runs_dir, name: str) -> str:
@@ -40,8 +36,8 @@ def default_run_dir(runs_dir, name: str) -> str:
 
 
 def project_dir() -> str:
-    """This checkout's folder: the default of the job script's PROJECT (engine.contract.slurm.render puts the
-    folder above the engine package there when it is given none)."""
+    """This checkout's folder (the engine package's parent): what to type as the Project folder when the cluster
+    runs a source checkout rather than an installed package."""
     return str(Path(slurm.__file__).resolve().parents[2])
 
 
@@ -58,10 +54,12 @@ class JobScriptDialog(QDialog):
         self.saved_path: Path | None = None
 
         self.gpus = QSpinBox()
-        self.gpus.setRange(1, 64)
-        self.gpus.setValue(max(1, int(cfg.hardware.gpus)))
-        self.gpus.setToolTip("GPUs on one node; more than 1 runs torchrun with one process per GPU")
-        self.time_edit = QLineEdit(default_time(cfg.budget.seconds))
+        self.gpus.setRange(0, 64)
+        self.gpus.setSpecialValueText("none (CPU job)")
+        self.gpus.setValue(slurm.job_gpus(cfg))          # the config's: none for a CPU config
+        self.gpus.setToolTip("GPUs on one node (none: a CPU job, no --gres); more than 1 runs torchrun with one "
+                             "process per GPU. Follows the form's hardware settings.")
+        self.time_edit = QLineEdit(default_time(cfg))
         self.time_edit.setObjectName("jobTime")
         self.time_edit.setToolTip("The job's time limit, HH:MM:SS or D-HH:MM:SS")
         self.partition = QLineEdit()
@@ -77,14 +75,17 @@ class JobScriptDialog(QDialog):
         self.signal_s.setRange(10, 7 * 86400)
         self.signal_s.setValue(300)
         self.signal_s.setSuffix(" s")
-        self.signal_s.setToolTip("SLURM sends SIGTERM this long before the time limit: the engine checkpoints and "
-                                 "the job requeues itself to resume")
+        self.signal_s.setToolTip("SLURM sends SIGUSR1 this long before the time limit: the engine checkpoints and "
+                                 "the job requeues itself to resume (scancel sends SIGTERM: it stops, no requeue)")
         self.run_dir = QLineEdit(default_run_dir(runs_dir, cfg.name or "run"))
         self.run_dir.setObjectName("jobRunDir")
         self.run_dir.setToolTip("The run directory on the cluster's shared filesystem (the job's log goes there "
                                 "too; open it here with File ▸ Open run… to follow the job)")
-        self.project = QLineEdit(project_dir())
-        self.project.setToolTip("This project's folder as the compute node sees it")
+        self.project = QLineEdit()
+        self.project.setObjectName("jobProject")
+        self.project.setPlaceholderText("none: the installed package")
+        self.project.setToolTip("Leave empty when the node's Python has cramgui/engine installed (the job does not "
+                                f"cd). For a source checkout, its folder as the node sees it (here: {project_dir()}).")
         self.python = QLineEdit(sys.executable)
         self.python.setToolTip("The Python (with torch) as the compute node sees it")
 
@@ -162,6 +163,10 @@ class JobScriptDialog(QDialog):
             w.textChanged.connect(self.update_preview)
         for w in (self.gpus, self.cpus, self.signal_s):
             w.valueChanged.connect(self.update_preview)
+        # the time limit follows the signal's lead until it is typed
+        self._time_typed = False
+        self.time_edit.textEdited.connect(lambda _t: setattr(self, "_time_typed", True))
+        self.signal_s.valueChanged.connect(self._default_time)
         self.update_preview()
 
     # -- public API -------------------------------------------------------------------------------------------
@@ -248,16 +253,25 @@ class JobScriptDialog(QDialog):
             return None
 
     # -- internals --------------------------------------------------------------------------------------------
+    def _default_time(self, *_):
+        if not self._time_typed:
+            self.time_edit.setText(default_time(self.cfg, self.signal_s.value()))
+
     def _update_note(self, limit: int | None) -> None:
         budget = self.cfg.budget.seconds
         sig = self.signal_s.value()
-        parts = [f"Training budget {fmt_slurm_time(budget)}. SLURM sends SIGTERM {sig} s before the time limit: "
+        gpus = self.gpus.value()
+        parts = [f"Training budget {fmt_slurm_time(budget)}. SLURM sends SIGUSR1 {sig} s before the time limit: "
                  "the engine finishes its step, writes a checkpoint and stops; the script then requeues the job, "
-                 "which resumes from that checkpoint."]
+                 "which resumes from that checkpoint. scancel (SIGTERM) stops the same way, without requeue."]
+        if gpus == 0:
+            parts.append("A CPU job: no GPU is requested (the form's hardware.device is cpu).")
+        if not self.project.text().strip():
+            parts.append("Project folder empty: the job runs the engine installed in that Python (no cd).")
         if limit and budget + sig > limit:
             parts.append(f"The budget does not fit in {self.time_edit.text().strip()} before the signal: the job "
                          "will checkpoint and requeue to finish it.")
-        if self.gpus.value() > 1:
-            parts.append(f"{self.gpus.value()} GPUs: torchrun, one process per GPU (DDP).")
+        if gpus > 1:
+            parts.append(f"{gpus} GPUs: torchrun, one process per GPU (DDP).")
         parts.append("Open the run directory here (File ▸ Open run…) to follow the job live.")
         self.note.setText("\n".join(parts))

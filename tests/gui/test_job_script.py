@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 from cramgui.config_form import ConfigForm
 from cramgui.job_script import JobScriptDialog, default_time
 from cramgui.main_window import MainWindow
+from engine.contract import config as ec
 from engine.contract import slurm
 from engine.contract.launch import TrainArgs, launch_command
 
@@ -26,16 +27,21 @@ def make_window(qtbot, tmp_path):
 def test_job_script_from_the_form(qtbot, tmp_path, monkeypatch):
     win = make_window(qtbot, tmp_path)
     win.form.set_preset("smoke")
-    win.form.set_values({"hardware.gpus": 2, "budget.seconds": 3600})
+    win.form.set_values({"hardware.gpus": 2, "hardware.device": "auto", "budget.seconds": 3600})
     assert win.actions.job_script in win.menuBar().actions()[0].menu().actions()   # File menu
     win.job_button.click()
     d = win.dialogs["job"]
     assert isinstance(d, JobScriptDialog) and d.isVisible()
     assert d.gpus.value() == 2                                 # from hardware.gpus
-    assert d.time_edit.text() == default_time(3600) == "01:45:00"
+    # budget + evaluation (a quarter, at least 10 min) + 10 min margin + the 5 min signal lead
+    assert d.time_edit.text() == default_time(win.form.config()) == slurm.default_time(win.form.config()) \
+        == "01:30:00"
+    assert d.project.text() == "" and "installed" in d.project.placeholderText()
     assert d.run_dir.text().startswith(str((tmp_path / "runs").resolve())) and d.run_dir.text().endswith("-smoke")
+    d.signal_s.setValue(120)                                   # the default follows the signal's lead ...
+    assert d.time_edit.text() == slurm.default_time(win.form.config(), 120) == "01:27:00"
     d.time_edit.setText("02:00:00")
-    d.signal_s.setValue(120)
+    d.time_edit.textEdited.emit("02:00:00")                    # ... until a time is typed
     d.partition.setText("gpu")
     d.account.setText("proj42")
     d.mem.setText("64G")
@@ -50,10 +56,18 @@ def test_job_script_from_the_form(qtbot, tmp_path, monkeypatch):
     expected = slurm.render(win.form.config(), run_dir="/shared/runs/smoke-2", gpus=2, time="02:00:00",
                             partition="gpu", account="proj42", cpus_per_task=6, mem="64G", signal_seconds=120)
     assert d.script() == expected == text
+    assert "\ncd " not in text                                  # no project folder: the installed package, no cd
+    assert "Project folder empty" in d.note.text()
+    d.project.setText("/shared/src/cramgui")
+    assert "\ncd /shared/src/cramgui\n" in d.script() and "Project folder empty" not in d.note.text()
+    assert d.script() == slurm.render(win.form.config(), run_dir="/shared/runs/smoke-2", gpus=2, time="02:00:00",
+                                      partition="gpu", account="proj42", cpus_per_task=6, mem="64G",
+                                      signal_seconds=120, project_dir="/shared/src/cramgui")
+    d.project.setText("")
     assert d.preview.isReadOnly()
     assert d.preview.font().family() == QFontDatabase.systemFont(QFontDatabase.FixedFont).family()   # monospace
     assert not d.problems.isVisible() and d.save_button.isEnabled()
-    assert "SIGTERM 120 s before the time limit" in d.note.text()
+    assert "SIGUSR1 120 s before the time limit" in d.note.text() and "scancel (SIGTERM)" in d.note.text()
 
     # validation: shown in the dialog, Save disabled
     d.time_edit.setText("2 hours")
@@ -120,7 +134,24 @@ def test_command_box_shows_the_torchrun_launch(qtbot):
     assert form.command_box.toPlainText() == form.command_line()
 
 
-def test_default_time_covers_budget_signal_and_margin():
-    assert default_time(120) == "00:45:00"
-    assert default_time(24 * 3600) == "1-00:45:00"
-    assert slurm.parse_time(default_time(5000)) >= 5000 + 300 + 1800
+def test_default_time_covers_budget_evaluation_signal_and_margin():
+    cfg = ec.RunConfig()
+    cfg.budget.seconds = 120
+    assert default_time(cfg) == "00:27:00"                     # 2 min + 10 min evaluation + 10 min + 5 min
+    cfg.budget.seconds = 24 * 3600
+    assert default_time(cfg) == "1-06:15:00"                   # + 6 h evaluation (a quarter) + 15 min
+    cfg.budget.seconds = 5000
+    assert slurm.parse_time(default_time(cfg)) >= 5000 * 1.25 + 600 + 300
+
+
+def test_cpu_preset_requests_no_gpu(qtbot, tmp_path):
+    form = ConfigForm()
+    qtbot.addWidget(form)
+    form.set_preset("smoke")
+    form.set_values({"hardware.device": "cpu"})
+    d = JobScriptDialog(form.config(), tmp_path / "runs", form.errors())
+    qtbot.addWidget(d)
+    assert d.gpus.value() == 0 and d.gpus.text() == "none (CPU job)"
+    assert "--gres" not in d.script() and "A CPU job" in d.note.text()
+    d.gpus.setValue(1)
+    assert "#SBATCH --gres=gpu:1" in d.script()

@@ -114,6 +114,24 @@ def read_sweep(sweep_dir: str | os.PathLike) -> dict:
         raise ValueError(f"{p}: cannot read: {e}") from None
     if not isinstance(d, dict) or not isinstance(d.get("trials"), list):
         raise ValueError(f"{p}: not a sweep summary")
+    return live_view(Path(sweep_dir), d)
+
+
+def live_view(sweep_dir: Path, d: dict) -> dict:
+    """sweep.json as of now: a trial it calls running whose worker is gone (claim free, run not written) is
+    interrupted, and so is the sweep (a killed worker cannot update sweep.json)."""
+    from .claims import Claim
+
+    changed = False
+    for t in d["trials"]:
+        if t.get("status") == "running" and isinstance(t.get("number"), int):
+            rel = t.get("dir")
+            alive = bool(rel) and isinstance(rel, str) and writer_alive(sweep_dir / Path(rel).name)
+            if not alive and not Claim(sweep_dir, t["number"]).live():
+                t["status"] = "interrupted"
+                changed = True
+    if changed and d.get("state") == "running" and not any(t.get("status") == "running" for t in d["trials"]):
+        d["state"] = "interrupted"
     return d
 
 
@@ -136,17 +154,18 @@ def report_rows(sweep: dict) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any, param: bool = False) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) < 1e-2 and v != 0 else f"{v:.2f}"
+        return f"{v:.4g}" if param else f"{v:.2f}"
     return str(v)
 
 
 def format_report(sweep: dict) -> str:
     header, rows = report_rows(sweep)
-    table = [header] + [[_cell(v) for v in r] for r in rows]
+    n_params = len((sweep.get("spec") or {}).get("params", []))
+    table = [header] + [[_cell(v, 1 <= i <= n_params) for i, v in enumerate(r)] for r in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
     spec = sweep.get("spec") or {}
@@ -158,7 +177,7 @@ def format_report(sweep: dict) -> str:
     out.append(budget_line(b))
     best = sweep.get("best")
     if best:
-        vals = ", ".join(f"{k}={v}" for k, v in (best.get("params") or {}).items())
+        vals = ", ".join(f"{k}={_cell(v, True)}" for k, v in (best.get("params") or {}).items())
         out.append(f"best: trial {best.get('number')} ({vals}): objective {_cell(best.get('objective'))}, "
                    f"test mean BLEU {_cell(best.get('test_mean'))}  {best.get('dir')}")
     else:

@@ -145,6 +145,7 @@ class Sweep:
                 break
             claim = S.Claim(self.dir, job.number)
             claim.held = True  # taken under the lock by next_job
+            S.write_summary(self.spec, self.study, self.dir)
             try:
                 outcome = self.run_trial(job, claim)
             finally:
@@ -274,6 +275,7 @@ class Sweep:
                         continue
                     reported.add(step)
                     trial.report(value, step)
+                    S.write_summary(self.spec, self.study, self.dir)
                     self.emit("log", level="info", message=f"trial {job.number}: {self.spec.metric} "
                               f"{value:.3f} at {step}s of training")
                     if self.spec.pruner != "none" and trial.should_prune() and not self.stop_requested:

@@ -43,6 +43,7 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
                      dist.rank)
     timer, events, due = StepTimer(s.train_enc), StepEvents(emit, s, st.elapsed), Milestones(cfg.eval, st.elapsed)
     s.model.train()
+    compiling = bool(cfg.hardware.compile)  # until the first step is done
     clock.start()
     group = plan.next_group(st)              # the next step's batches, all ranks'
     while True:
@@ -66,6 +67,9 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
         t = cfg.train
         lr = t.lr * lr_factor(t.schedule, clock.progress, st.step, s.total_steps, t.warmup)
         r = train_step(s, mine, lr, collate=collate)
+        if compiling:
+            compiling = False
+            emit("phase", phase="training")
         examples = sum(map(len, group))
         st.step += 1
         st.batch_in_epoch += len(group)
@@ -137,7 +141,8 @@ def run(cfg: config_lib.RunConfig, run_dir: Path, writer, resume: bool = False,
             emit("log", level="info", message=f"resumed from {resume_from} at step {st.step}, "
                  f"{st.elapsed:.1f}s of {cfg.budget.seconds:.0f}s")
         announce(s, st, emit)
-        emit("phase", phase="training")
+        # torch.compile compiles at the first step (train() announces `training` after it)
+        emit("phase", phase="compiling" if cfg.hardware.compile else "training")
         if train(s, st, emit, stop, collate=collate, clock_class=clock_class) is StopReason.SIGNAL:
             end(emit, stop.status, **st.summary())
             return 0

@@ -8,18 +8,28 @@ save_pretrained():
 
 A saved model folder holds the HF files, the tokenizer, and `cram_model.json` (kind + tying) so loading
 restores the same structure. trust_remote_code stays off everywhere.
+
+A saved folder also records the run's decoding, so plain transformers reproduces the engine's predictions:
+`generation_config.json` holds the evaluation's beam search (num_beams, max_new_tokens, early_stopping,
+length_penalty, the special ids) and the tokenizer's `model_max_length` is the run's maximum source length (the
+engine truncates sources on the right, special tokens included, exactly as `tokenizer(code, truncation=True)`
+does). Then `model.generate(**tokenizer(code, truncation=True, return_tensors="pt"))` gives the engine's
+prediction for `code`.
 """
 from __future__ import annotations
 
+import copy
 import json
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch.nn as nn
 from transformers import (AutoConfig, AutoModel, AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration,
                           EncoderDecoderModel, RobertaConfig, RobertaForCausalLM)
 
 from .contract.config import ModelConfig
+from .generate import LENGTH_PENALTY
 
 META_FILE = "cram_model.json"
 SIZES = {  # d_model, encoder layers, decoder layers, heads, ffn
@@ -140,13 +150,70 @@ def _untied_for_saving(model, meta: dict):
         tie_decoder_embeddings(model)
 
 
-def save(model, tokenizer, meta: dict, folder: str | Path) -> None:
+def decoding_settings(cfg) -> dict:
+    """What a saved model records of a run's decoding (a RunConfig): the evaluation's beam size, the maximum
+    summary length (max_new_tokens) and the maximum source length (the tokenizer's model_max_length)."""
+    return {"beam_size": int(cfg.eval.beam_size), "max_target_len": int(cfg.data.max_target_len),
+            "max_source_len": int(cfg.data.max_source_len)}
+
+
+def generation_config_for(model, decoding: dict):
+    """The model's GenerationConfig with the engine's decoding (engine.generate.generate_ids) written in."""
+    gc = copy.deepcopy(model.generation_config)
+    ids = special_ids(model)
+    beams = int(decoding["beam_size"])
+    gc.num_beams = beams
+    gc.max_new_tokens = int(decoding["max_target_len"])
+    gc.do_sample = False
+    gc.num_return_sequences = 1
+    gc.decoder_start_token_id, gc.eos_token_id, gc.pad_token_id = ids["start"], ids["eos"], ids["pad"]
+    if beams > 1:  # engine.generate._search_kwargs
+        gc.early_stopping = True
+        gc.length_penalty = LENGTH_PENALTY
+    # written by us, not derived from the model config: generate() must not rebuild it from config.json
+    gc._from_model_config = False
+    return gc
+
+
+@contextmanager
+def _attrs(obj, values: dict[str, Any]):
+    """Set attributes for the duration of a save, then put the old values back (the live object is unchanged)."""
+    old = {k: getattr(obj, k) for k in values if hasattr(obj, k)}
+    for k, v in values.items():
+        setattr(obj, k, v)
+    try:
+        yield
+    finally:
+        for k in values:
+            if k in old:
+                setattr(obj, k, old[k])
+            else:
+                delattr(obj, k)
+
+
+def tokenizer_settings(decoding: dict | None) -> dict:
+    """What the saved tokenizer records so that `tokenizer(code, truncation=True)` encodes as engine.batching.encode
+    (special tokens added, right truncation to the maximum source length) and `decode(ids, skip_special_tokens=True)`
+    as engine.generate.to_text (no clean-up of spaces)."""
+    out: dict[str, Any] = {"truncation_side": "right", "padding_side": "right", "clean_up_tokenization_spaces": False}
+    if decoding and decoding.get("max_source_len"):
+        out["model_max_length"] = int(decoding["max_source_len"])
+    return out
+
+
+def save(model, tokenizer, meta: dict, folder: str | Path, decoding: dict | None = None) -> None:
+    """Write `model` and `tokenizer` to `folder` (created). `decoding` (decoding_settings of the run; default
+    meta["decoding"]) goes into generation_config.json and the tokenizer's settings, and into cram_model.json."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    decoding = decoding or meta.get("decoding")
+    meta = {**meta, "decoding": dict(decoding)} if decoding else meta
     target = getattr(model, "_orig_mod", model)  # unwrap torch.compile
-    with _untied_for_saving(target, meta):
+    gen = {"generation_config": generation_config_for(target, decoding)} if decoding else {}
+    with _untied_for_saving(target, meta), _attrs(target, gen):
         target.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    with _attrs(tokenizer, tokenizer_settings(decoding)):
+        tokenizer.save_pretrained(folder)
     (folder / META_FILE).write_text(json.dumps(meta, indent=2))
 
 

@@ -128,7 +128,8 @@ def test_random_search_with_successive_halving_prunes(tmp_path, stdlib_corpus):
         assert t["trained_seconds"] < 6 - 0.5  # cut off before its budget
         assert checkpoint_dir(run) is not None  # stopped like a Stop: checkpoint kept
         done = [e for e in read_events(run / EVENTS) if e["event"] == "done"]
-        assert done and done[-1]["status"] in ("stopped", "pruned") and t["test"] == {}
+        assert done and done[-1]["status"] == "pruned" and t["test"] == {}
+        assert summarize(run)["status"] == "pruned"
         assert f"trial {t['number']} pruned at" in r.stderr
     assert any(t["status"] == "completed" for t in trials)
     check_budget(sweep)

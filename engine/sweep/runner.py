@@ -33,9 +33,9 @@ from .spec import SweepSpec, format_value, param_sets
 
 POLL_S = 0.5
 LOGS_DIR = "logs"
-# the signal that prunes a trial: SIGUSR2 once the engine stops on it with `done` status `pruned` (helper H5b);
-# until then SIGTERM (a Stop) and the study records the trial pruned
-PRUNE_SIGNAL = signal.SIGTERM
+# the signal that prunes a trial: the engine stops on SIGUSR2 like a Stop (checkpoint kept) with `done` status
+# `pruned` (engine.stopping.StopSignal)
+PRUNE_SIGNAL = signal.SIGUSR2
 
 
 def prune_signal() -> int:

@@ -30,8 +30,9 @@ HF_FILES = {"config.json", "generation_config.json", "model.safetensors", "token
 def vocab_matrices(folder: Path, vocab: int) -> list[str]:
     """Names of the vocabulary-sized matrices stored in the folder's safetensors file."""
     with safe_open(str(folder / "model.safetensors"), "pt") as f:
-        return sorted(k for k in f.keys() if  # noqa: SIM118 (safe_open) f.get_slice(k).get_shape()[0] == vocab and
-                      len(f.get_slice(k).get_shape()) == 2)
+        names = list(f.keys())  # noqa: SIM118 (a safe_open handle is not iterable)
+        shapes = {k: f.get_slice(k).get_shape() for k in names}
+    return sorted(k for k, shape in shapes.items() if len(shape) == 2 and shape[0] == vocab)
 
 
 def card_of(folder: Path):

@@ -120,3 +120,26 @@ def test_results_round_trip_with_the_floor(tmp_path):
     (row,) = rundir.read_results(tmp_path)
     assert row["bleu4"] == 14.5 and row["floor_bleu4"] == 11.5 and row["above_floor"] == 3.0
     assert row["floor_text"] == "returns the ."
+
+
+def test_a_requeued_slurm_job_takes_over_its_own_lock(tmp_path, monkeypatch):
+    (tmp_path / rundir.LOCK_FILE).write_text(json.dumps({"host": "node-1", "pid": 4242, "slurm_job": "77",
+                                                          "slurm_restart": 0}))
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    with rundir.RunLock(tmp_path):
+        assert rundir.read_lock(tmp_path)["slurm_restart"] == 1
+    (tmp_path / rundir.LOCK_FILE).write_text(json.dumps({"host": "node-1", "pid": 4242, "slurm_job": "78",
+                                                          "slurm_restart": 0}))
+    with pytest.raises(rundir.RunLocked):  # another job's lock is respected
+        rundir.RunLock(tmp_path).acquire()
+
+
+def test_a_writer_touches_a_torn_log_only_when_it_writes(tmp_path):
+    p = tmp_path / rundir.EVENTS
+    p.write_bytes(b'{"v": 1, "event": "step", "step": 1}\n{"v": 1, "ev')
+    w = events.EventWriter(p)
+    assert p.read_bytes().endswith(b'"ev')  # opened, not yet written: untouched
+    w.emit("log", level="info", message="x")
+    w.close()
+    assert [e["event"] for e in events.read_events(p)] == ["step", "log"]

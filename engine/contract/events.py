@@ -265,15 +265,20 @@ class EventWriter:
         self._lock = threading.Lock()
         self._file = None
         self._warned = False
+        self._fresh_line_checked = False
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open_append(self.path)  # refuses a symlinked events.jsonl (UnsafePath)
-            # a previous run killed mid-line leaves a torn line: start ours on a fresh line
-            if self._file.tell() > 0:
-                with open_read(self.path) as fh:
-                    fh.seek(-1, os.SEEK_END)
-                    if fh.read(1) != b"\n":
-                        self._file.write("\n")
+
+    def _start_on_a_fresh_line(self) -> None:
+        """A previous run killed mid-line leaves a torn line: start ours on a fresh line. Done at the first
+        emit, not on opening, so a writer that is refused (another process holds the run) never touches it."""
+        self._fresh_line_checked = True
+        if self._file.tell() > 0:
+            with open_read(self.path) as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    self._file.write("\n")
 
     def emit(self, event: str | object, **fields: Any) -> dict:
         line = encode(event, **fields)
@@ -281,6 +286,8 @@ class EventWriter:
         with self._lock:
             if self._file:
                 try:
+                    if not self._fresh_line_checked:
+                        self._start_on_a_fresh_line()
                     self._file.write(line + "\n")
                     self._file.flush()
                     if event in _DURABLE:

@@ -407,9 +407,23 @@ def read_lock(run_dir: str | os.PathLike) -> dict | None:
     return d if isinstance(d, dict) else {}
 
 
+def _slurm_job() -> tuple[str | None, int]:
+    job = os.environ.get("SLURM_JOB_ID") or None
+    try:
+        restart = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
+    except ValueError:
+        restart = 0
+    return job, restart
+
+
 def _stale(holder: dict) -> bool:
-    """A lock is stale when it is unreadable, or its process is dead on this host."""
+    """A lock is stale when it is unreadable, when its process is dead on this host, or when it was taken by an
+    earlier run of this same SLURM job (a hard-killed job requeued onto another node)."""
     if not holder:
+        return True
+    job, restart = _slurm_job()
+    held_restart = holder.get("slurm_restart")
+    if job and holder.get("slurm_job") == job and isinstance(held_restart, int) and held_restart < restart:
         return True
     pid = holder.get("pid")
     return holder.get("host") == socket.gethostname() and not pid_alive(pid if isinstance(pid, int) else -1)
@@ -427,6 +441,9 @@ class RunLock:
     def acquire(self) -> RunLock:
         me = {"host": socket.gethostname(), "pid": os.getpid(), "started": round(time.time(), 3),
               "purpose": self.purpose}
+        job, restart = _slurm_job()
+        if job:
+            me.update(slurm_job=job, slurm_restart=restart)
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)

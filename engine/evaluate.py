@@ -14,6 +14,7 @@ from . import bleu
 from .batching import Encoded, collate, sorted_batches
 from .data import Example
 from .distributed import Dist, shard, unshard
+from .floor import floor_on
 from .generate import DecodeStopped, generate_texts
 from .contract.rundir import prediction_paths, write_predictions
 from .errors import write_or_stop
@@ -125,12 +126,13 @@ def pick_samples(es: EvalSet, scored: dict, k: int, seed: int) -> list[dict]:
 
 def final_evaluation(model, tokenizer, sets: list[EvalSet], ids: dict, *, run_dir, beam_size: int,
                      max_len: int, batch_size: int, device, autocast, n_samples: int, seed: int,
-                     emit, d: Dist | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> tuple[list[dict], list[dict], dict | None]:
+                     emit, d: Dist | None = None, should_stop: Callable[[], bool] | None = None,
+                     floors: dict | None = None) -> tuple[list[dict], list[dict], dict | None]:
     """Decode and score each set; the main rank writes its predictions as soon as it is scored (a failed write
     is StopRun naming the file) and emits `progress` (decoding), `result` and `samples`. Returns (rows,
     samples, stopped): `stopped` is None, or {language, split, done, total} where `should_stop()` ended it
-    (checked before each batch)."""
+    (checked before each batch). `floors` {language: constant} adds the constant-prediction floor of each split
+    (engine.floor) to its row: floor_bleu4, above_floor, floor_text."""
     d = d or Dist()
     rows, all_samples = [], []
     for es in sets:
@@ -151,8 +153,13 @@ def final_evaluation(model, tokenizer, sets: list[EvalSet], ids: dict, *, run_di
         row = {"language": es.language, "split": es.split, "n": len(es.examples),
                "bleu4": sc["bleu4"], "nltk_bleu4": sc["nltk_bleu4"],
                "decode_seconds": round(sc["seconds"], 3), "beam_size": beam_size}
+        if floors and es.language in floors:
+            constant = floors[es.language]
+            row["floor_bleu4"] = floor_on(constant, sc["references"])
+            row["above_floor"] = row["bleu4"] - row["floor_bleu4"]
+            row["floor_text"] = constant
         rows.append(row)
-        emit("result", **row)
+        emit("result", **{k: v for k, v in row.items() if k != "above_floor"})
         samples = pick_samples(es, sc, n_samples, seed)
         all_samples += samples
         if samples:

@@ -20,6 +20,7 @@ from .contract.rundir import (CONFIG, EVENTS, RESULTS, SAMPLES, prediction_paths
                               write_samples)
 from .errors import StopRun, end, guarded, write_or_stop
 from .evaluate import final_evaluation
+from .floor import constant_floor
 from .progress import ProgressLine, emitter
 from .session import Session, setup_eval
 from .state import TrainState
@@ -36,6 +37,18 @@ def write_final(run_dir: Path, predictions: dict, rows: list[dict], samples: lis
         write_or_stop(out, "the predictions", write_predictions, run_dir, language, split, preds, refs)
     write_or_stop(run_dir / RESULTS, "the results", write_results, run_dir, rows)
     write_or_stop(run_dir / SAMPLES, "the samples", write_samples, run_dir, samples)
+
+
+def constants(s: Session) -> dict[str, str]:
+    """{language: the constant-prediction floor's sentence}: the best single training summary of the language,
+    chosen on its whole dev split (engine.floor), so every test BLEU is shown beside it."""
+    out = {}
+    for lang in s.cfg.data.languages:
+        train = [e.target for e in s.splits.get((lang, "train"), [])]
+        dev = [e.target for e in s.splits.get((lang, "valid"), [])]
+        if train and dev:
+            out[lang], _ = constant_floor(train, dev, seed=s.cfg.train.seed)
+    return out
 
 
 def finish(s: Session, st: TrainState, emit: Callable, model=None, stop: StopSignal | None = None) -> str:
@@ -58,7 +71,7 @@ def finish(s: Session, st: TrainState, emit: Callable, model=None, stop: StopSig
         model, s.tokenizer, s.test_sets, s.ids, run_dir=s.run_dir, beam_size=cfg.eval.beam_size,
         max_len=cfg.data.max_target_len, batch_size=cfg.eval.batch_size, device=s.hw.device,
         autocast=s.hw.autocast(), n_samples=cfg.eval.samples, seed=cfg.train.seed, emit=emit, d=s.dist,
-        should_stop=requested)
+        should_stop=requested, floors=constants(s) if s.dist.is_main else None)
     status = stop.status if stopped else "completed"
     if not s.dist.is_main:
         return status

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from .contract.fmt import hms as fmt_seconds
+from .contract.events import number as value_of
 from .contract.fmt import number
 
 
@@ -80,7 +81,9 @@ class ProgressLine:
             self._print(f"{ev.get('language')} {ev.get('split')} decoding {done} / {total}"
                         + (f" ETA {fmt_seconds(eta)}" if eta is not None and done != total else ""))
         elif kind == "result":
-            self._print(f"{ev.get('language')} {ev.get('split')}: BLEU-4 {_num(ev.get('bleu4'), '.2f')} "
+            b, fl = value_of(ev.get("bleu4")), value_of(ev.get("floor_bleu4"))
+            floor = f", floor {fl:.2f}, {b - fl:+.2f} above it" if b is not None and fl is not None else ""
+            self._print(f"{ev.get('language')} {ev.get('split')}: BLEU-4 {_num(ev.get('bleu4'), '.2f')}{floor} "
                         f"(n={ev.get('n')}, {_num(ev.get('decode_seconds'), '.1f')}s)", final=True)
         elif kind in ("log",):
             self._print(f"{ev.get('level')}: {ev.get('message')}", final=True)

@@ -244,7 +244,8 @@ class SweepView(QWidget):
         pi.setLabel("left", left)
         if bottom:
             pi.setLabel("bottom", bottom)
-        pi.addLegend(offset=(-5, 5))
+        pi.addLegend(offset=(-5, 5), brush=pg.mkBrush(255, 255, 255, 200), labelTextSize="8pt")
+        pi.getAxis("bottom").enableAutoSIPrefix(False)  # a log axis reads 10^-3, not "1 (x0.001)"
         return w
 
     # -- opening and following -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -191,7 +192,7 @@ def test_claims_exclusive_and_stale_ones_taken_over(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     a.path.parent.mkdir(exist_ok=True)
-    a.path.write_text(json.dumps({"host": study_lib.socket.gethostname(), "pid": dead.pid}))
+    a.path.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid}))
     assert not study_lib.Claim(tmp_path, 3).live() and study_lib.Claim(tmp_path, 3).acquire()
     # another host's claim: live until it was not touched for CLAIM_STALE_S
     a.path.write_text(json.dumps({"host": "elsewhere", "pid": 1}))

@@ -245,6 +245,11 @@ class Sweep:
 
     def run_trial(self, job: Job, claim: S.Claim) -> Outcome:
         trial = optuna.trial.Trial(self.study, job.trial_id)
+        if job.resume:
+            done = trial_metrics(job.run_dir, self.spec.metric, self.spec.pick, self.spec.direction)["done_status"]
+            if done in ("completed", "pruned"):  # its worker died after the trial ended: only the study lags
+                self.log(f"trial {job.number} had ended ({done}) when its worker died: recorded")
+                return self.finish(job, trial, 0)
         what = ", ".join(f"{k}={format_value(v)}" for k, v in job.values.items())
         cmd = self.argv(job)
         self.log(f"trial {job.number} {'resumed' if job.resume else 'started'} ({what}): {job.run_dir.name}")

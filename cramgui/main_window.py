@@ -309,7 +309,9 @@ class MainWindow(QMainWindow):
         status = info.get("status") or ""
         label = self.runs.label(info["path"])
         what = "Evaluation of" if info.get("kind") == "eval" else "Run"
-        parts = [f"{lang} {bleu(b)}" for lang, b in (info.get("results") or {}).items() if b is not None]
+        floors = info.get("floors") or {}
+        parts = [f"{lang} {bleu(b)}" + (f" (constant floor {bleu(floors[lang])})" if lang in floors else "")
+                 for lang, b in (info.get("results") or {}).items() if b is not None]
         text = f"{what} {label} {status}."
         if parts:
             text += " Test BLEU-4: " + ", ".join(parts) + "."

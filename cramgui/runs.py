@@ -359,8 +359,13 @@ class RunsFilter(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
 
     def set_text(self, text: str) -> None:
-        self.words = text.lower().split()
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):          # Qt >= 6.9 (invalidateFilter is deprecated there)
+            self.beginFilterChange()
+            self.words = text.lower().split()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.words = text.lower().split()
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, row, parent) -> bool:
         if not self.words:
@@ -407,6 +412,7 @@ class RunsPanel(QWidget):
         self.filter_edit.setObjectName("runsFilter")
         self.filter_edit.setPlaceholderText("Filter runs (name, model, status, notes)")
         self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMinimumWidth(170)
         self.filter_edit.setMaximumWidth(320)
         self.choose_button = QPushButton("Choose folder…")
         self.choose_button.clicked.connect(self.choose_folder)

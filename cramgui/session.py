@@ -94,6 +94,7 @@ class RunSession(QObject):
       opened(str, str)           a run directory was replayed (and is followed): path, status
       finished(int)              the worker exited with this code (after the session took it in)
       run_finished(dict)         the live run ended: path, status, kind (train|eval), results {lang: bleu4},
+                                 floors {lang: constant-prediction floor BLEU-4, when the engine sent one},
                                  best_dev_bleu, best_step, message
       runs_changed()             a run directory changed in a way a runs list shows
     """
@@ -141,6 +142,7 @@ class RunSession(QObject):
         self.live_errors: list[dict] = []
         self.live_done: dict | None = None
         self.live_results: dict[str, float | None] = {}
+        self.live_floors: dict[str, float] = {}      # the constant-prediction floor per language, when sent
         self.live_best: tuple[float, int | None] | None = None
         self.live_step: int | None = None
         self.live_progress: float | None = None
@@ -293,6 +295,8 @@ class RunSession(QObject):
                 self.live_done = ev
             elif kind == "result" and isinstance(ev.get("language"), str):
                 self.live_results[ev["language"]] = number(ev.get("bleu4"))
+                if number(ev.get("floor_bleu4")) is not None:
+                    self.live_floors[ev["language"]] = number(ev.get("floor_bleu4"))
             elif kind == "eval":
                 b = number(ev.get("dev_bleu"))
                 if b is not None and (self.live_best is None or b > self.live_best[0]):
@@ -366,6 +370,7 @@ class RunSession(QObject):
         if best is not None:
             msg += f"; best dev BLEU {bleu(best[0])}" + (f" at step {best[1]:,}" if best[1] is not None else "")
         return {"path": str(live), "status": status, "kind": self.live_kind, "results": results,
+                "floors": dict(self.live_floors),
                 "best_dev_bleu": best[0] if best else None, "best_step": best[1] if best else None,
                 "message": msg, "code": code}
 

@@ -112,7 +112,7 @@ def evaluate(a) -> int:
         row = {"language": lang, "split": a.split, "n": 10, "bleu4": 20.0 + j + (a.beam or 0) / 100,
                "nltk_bleu4": 15.0, "decode_seconds": 0.5, "beam_size": a.beam or 10}
         rows.append(row)
-        out.emit(Result(**row))
+        out.emit(Result(**row, floor_bleu4=3.5 + j))
     write_results(run_dir, rows)
     out.emit(Done(status="completed", stopped=False, results={r["language"]: r["bleu4"] for r in rows}))
     (run_dir / "worker.pid").unlink()

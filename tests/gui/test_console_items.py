@@ -282,6 +282,7 @@ def test_evaluate_a_run_with_a_checkpoint(qtbot, make_window, tmp_path):
     wait_finished(qtbot, win)
     assert win.state.results["python"]["bleu4"] == pytest.approx(20.04)
     assert "Evaluation of ck completed" in win.finished_banner.text()
+    assert "python 20.04 (constant floor 3.50)" in win.finished_banner.text()      # the floor, when sent
 
 
 def test_stop_and_evaluate(qtbot, make_window):

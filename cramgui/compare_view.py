@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderVi
 
 from engine.contract import compare, rundir
 
+from .compare_curves import CompareCurves
 from .export import CSV, PNG, plot_to_png, save_as
 from .formatting import DASH, fixed
 from .plots import ema
@@ -116,8 +117,13 @@ class CompareView(QWidget):
             lay.addWidget(QLabel(f"<b>{title}</b>"))
             lay.addWidget(w)
             lower.addWidget(box)
+        # beside the loss overlay: dev BLEU against training seconds / tokens seen (the curve budgets are about)
+        self.dev_curves = CompareCurves()
+        upper = QSplitter(Qt.Horizontal)
+        upper.addWidget(self.plot)
+        upper.addWidget(self.dev_curves)
         split = QSplitter(Qt.Vertical)
-        split.addWidget(self.plot)
+        split.addWidget(upper)
         split.addWidget(lower)
         split.setSizes([420, 260])
         lay = QVBoxLayout(self)
@@ -167,6 +173,7 @@ class CompareView(QWidget):
         self._fill_table()
         self._fill_diff()
         self._draw()
+        self.dev_curves.set_runs(self.paths, self.labels, [COLORS[i % len(COLORS)] for i in range(len(self.paths))])
 
     def _fill_table(self) -> None:
         self.table.clear()

@@ -38,6 +38,8 @@ from .samples import SamplesView
 from .session import CRITICAL, INFORMATION, WARNING, RunSession
 from .settings import settings
 from .status_bar import StatusPanel
+from .sweep_dialog import SweepDialog
+from .sweep_view import SweepView
 from .tabs import TAB_DEFAULT_EXPORT, TABS, run_export, tab_label
 
 SMOKE_PRESET = "smoke"
@@ -68,6 +70,7 @@ class MainWindow(QMainWindow):
         self.results = ResultsView(self.state)
         self.samples = SamplesView(self.state)
         self.compare = CompareView()
+        self.sweep_view = SweepView()
         self.log_view = LogView()
         self.runs = RunsPanel(runs_dir or _remembered_runs_dir())
         self.runs.busy_paths = lambda: {str(self.session.live_dir)} if self.session.live_dir else set()
@@ -77,8 +80,8 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        for name, w in zip(TABS, (self.plots, self.results, self.samples, self.compare, self.data_panel,
-                                  self.log_view)):
+        for name, w in zip(TABS, (self.plots, self.results, self.samples, self.compare, self.sweep_view,
+                                  self.data_panel, self.log_view)):
             self.tabs.addTab(w, tab_label(name))
         self.tabs.setCornerWidget(self.actions.export_button(self), Qt.TopRightCorner)
         self.notice = Banner("notice")
@@ -123,6 +126,10 @@ class MainWindow(QMainWindow):
         self.data_panel.apply_requested.connect(self.apply_lengths)
         self.runs.open_requested.connect(self.open_run)
         self.runs.compare_requested.connect(self.compare_runs)
+        self.sweep_view.compare_requested.connect(self.compare_runs)
+        self.actions.add("run", "S&weep…", self.open_sweep_dialog, None,
+                         "Vary settings of the current form under one total training budget (Optuna)")
+        self.actions.add("file", "Open s&weep…", self.open_sweep_folder, None, "Show a sweep directory")
         self.runs.resume_requested.connect(self.resume_run)
         self.runs.evaluate_requested.connect(self.open_evaluate_dialog)
         self.runs.use_settings_requested.connect(self.use_run_settings)
@@ -543,6 +550,29 @@ class MainWindow(QMainWindow):
         self.dialogs["job"] = d
         d.show()
         return d
+
+    def open_sweep_dialog(self) -> SweepDialog | None:
+        """Sweep…: from the current form; on Start the Sweep tab launches and follows it."""
+        if self.sweep_view.running():
+            self.show_message(QMessageBox.Information, "A sweep is running",
+                              "Stop it in the Sweep tab before starting another.", "", "sweep")
+            return None
+        old = self.dialogs.pop("sweep", None)
+        if old is not None:
+            old.close()
+            old.deleteLater()
+        d = SweepDialog(self.form.config(), self.runs.runs_dir, self)
+        d.accepted.connect(lambda: (self.sweep_view.start(d.spec_path, d.sweep_dir), self.select_tab("sweep")))
+        self.dialogs["sweep"] = d
+        d.show()
+        return d
+
+    def open_sweep_folder(self, path=None) -> None:
+        if path is None:
+            path = QFileDialog.getExistingDirectory(self, "Open sweep", str(self.runs.runs_dir / "sweeps"))
+        if path:
+            self.sweep_view.open(path)
+            self.select_tab("sweep")
 
     # -- closing ----------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:

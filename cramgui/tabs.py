@@ -13,7 +13,7 @@ from collections.abc import Callable
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-TABS = ("training", "results", "samples", "compare", "data", "log")
+TABS = ("training", "results", "samples", "compare", "sweep", "data", "log")
 CSV = "CSV (*.csv)"
 PNG = "PNG image (*.png)"
 TXT = "Text (*.txt *.log)"
@@ -55,6 +55,18 @@ EXPORTS = (
            lambda w, p: w.compare.export_csv(p)),
     Export("compare_png", "Run comparison plot (PNG)…", "comparison.png", PNG, "compare",
            lambda w, p: w.compare.export_png(p)),
+    Export("compare_dev_png", "Dev BLEU overlay (PNG)…", "dev_bleu_overlay.png", PNG, "compare",
+           lambda w, p: w.compare.dev_curves.export_png(p)),
+    Export("compare_dev_csv", "Dev BLEU curves (CSV)…", "dev_bleu_curves.csv", CSV, "compare",
+           lambda w, p: w.compare.dev_curves.export_csv(p)),
+    Export("sweep_csv", "Sweep trials (CSV)…", "sweep_trials.csv", CSV, "sweep",
+           lambda w, p: w.sweep_view.export_table_csv(p)),
+    Export("sweep_params_png", "Sweep objective by parameter (PNG)…", "sweep_params.png", PNG, "sweep",
+           lambda w, p: w.sweep_view.export_plot_png("params", p)),
+    Export("sweep_curves_png", "Sweep dev BLEU per trial (PNG)…", "sweep_curves.png", PNG, "sweep",
+           lambda w, p: w.sweep_view.export_plot_png("curves", p)),
+    Export("sweep_best_png", "Sweep best so far (PNG)…", "sweep_best.png", PNG, "sweep",
+           lambda w, p: w.sweep_view.export_plot_png("best", p)),
     Export("data_csv", "Data statistics (CSV)…", "data_stats.csv", CSV, "data",
            lambda w, p: w.data_panel.export_csv(p)),
     Export("log_txt", "Log (text)…", "engine.log", TXT, "log",
@@ -63,7 +75,7 @@ EXPORTS = (
 EXPORT_BY_KEY = {e.key: e for e in EXPORTS}
 # Ctrl+E exports what the current tab shows
 TAB_DEFAULT_EXPORT = {"training": "history_csv", "results": "results_csv", "samples": "samples_csv",
-                      "compare": "compare_csv", "data": "data_csv", "log": "log_txt"}
+                      "compare": "compare_csv", "sweep": "sweep_csv", "data": "data_csv", "log": "log_txt"}
 
 
 def run_export(win: MainWindow, key: str) -> str | None:

@@ -251,7 +251,8 @@ def test_every_export_through_the_menu(qtbot, make_window, tmp_path, monkeypatch
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(["results.csv", "bleu.png", "history.csv", "dev_evals.csv", "loss.png", "lr.png",
                             "throughput.png", "samples_python.csv", "comparison.csv", "comparison.png",
-                            "data_stats.csv", "engine.log"])
+                            "dev_bleu_overlay.png", "dev_bleu_curves.csv", "sweep_trials.csv", "sweep_params.png",
+                            "sweep_curves.png", "sweep_best.png", "data_stats.csv", "engine.log"])
 
     # results CSV == the table as shown
     rows = list(csv.reader((out / "results.csv").open()))

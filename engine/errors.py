@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from . import distributed
 from .contract.files import say
-from .contract.rundir import PID_FILE, RunLock, RunLocked, atomic_write_text
+from .contract.lock import RunLock, RunLocked
+from .contract.rundir import PID_FILE, atomic_write_text
 from .diskerrors import classify
 
 CONFIG_OR_DATA_EXIT = 2   # the user can fix the request (or wait for the run's other writer)

@@ -15,7 +15,8 @@ import pytest
 from conftest import ROOT, tiny_config
 from engine.contract import config as config_lib
 from engine.contract.events import read_events
-from engine.contract.rundir import LOCK_FILE, RunLock, read_lock
+from engine.contract.lock import RunLock, read_lock
+from engine.contract.rundir import LOCK_FILE
 
 
 def _run_dir(tmp_path) -> Path:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from engine.contract import events, rundir
+from engine.contract import events, lock, rundir
 from engine.contract.files import UnsafePath, say
 
 
@@ -64,27 +64,27 @@ def test_results_and_checkpoint_swaps_refuse_symlinks(tmp_path):
 
 
 def test_one_writer_per_run_directory(tmp_path):
-    with rundir.RunLock(tmp_path, "train") as lock:
-        assert lock.held and rundir.read_lock(tmp_path)["pid"] == os.getpid()
+    with lock.RunLock(tmp_path, "train") as held:
+        assert held.held and lock.read_lock(tmp_path)["pid"] == os.getpid()
         # another process cannot take it, and is told who holds it
-        code = ("import sys; from engine.contract import rundir\n"
-                "try:\n    rundir.RunLock(sys.argv[1], 'eval').acquire()\n"
-                "except rundir.RunLocked as e:\n    print(e); sys.exit(3)\n")
+        code = ("import sys; from engine.contract import lock\n"
+                "try:\n    lock.RunLock(sys.argv[1], 'eval').acquire()\n"
+                "except lock.RunLocked as e:\n    print(e); sys.exit(3)\n")
         p = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
         assert p.returncode == 3, p.stderr
         assert f"pid {os.getpid()} on {socket.gethostname()}" in p.stdout and "train" in p.stdout
-    assert rundir.read_lock(tmp_path) is None
+    assert lock.read_lock(tmp_path) is None
 
 
 def test_a_dead_writers_lock_is_taken_over(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (tmp_path / rundir.LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
-    with rundir.RunLock(tmp_path, "train"):
-        assert rundir.read_lock(tmp_path)["pid"] == os.getpid()
+    with lock.RunLock(tmp_path, "train"):
+        assert lock.read_lock(tmp_path)["pid"] == os.getpid()
     # a live writer on another host is respected (its pid means nothing here)
     (tmp_path / rundir.LOCK_FILE).write_text(json.dumps({"host": "node-7", "pid": 1, "started": 1.7e9}))
-    with pytest.raises(rundir.RunLocked, match="node-7"):
-        rundir.RunLock(tmp_path).acquire()
+    with pytest.raises(lock.RunLocked, match="node-7"):
+        lock.RunLock(tmp_path).acquire()
 
 
 def test_summarize_survives_malformed_files(tmp_path):
@@ -127,12 +127,12 @@ def test_a_requeued_slurm_job_takes_over_its_own_lock(tmp_path, monkeypatch):
                                                           "slurm_restart": 0}))
     monkeypatch.setenv("SLURM_JOB_ID", "77")
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
-    with rundir.RunLock(tmp_path):
-        assert rundir.read_lock(tmp_path)["slurm_restart"] == 1
+    with lock.RunLock(tmp_path):
+        assert lock.read_lock(tmp_path)["slurm_restart"] == 1
     (tmp_path / rundir.LOCK_FILE).write_text(json.dumps({"host": "node-1", "pid": 4242, "slurm_job": "78",
                                                           "slurm_restart": 0}))
-    with pytest.raises(rundir.RunLocked):  # another job's lock is respected
-        rundir.RunLock(tmp_path).acquire()
+    with pytest.raises(lock.RunLocked):  # another job's lock is respected
+        lock.RunLock(tmp_path).acquire()
 
 
 def test_a_writer_touches_a_torn_log_only_when_it_writes(tmp_path):

@@ -28,7 +28,7 @@ def cmd_export_model(args) -> int:
     except (ExportError, ModelError, OSError) as e:
         return _fail(str(e))
     print(f"wrote {out}: load it with AutoModelForSeq2SeqLM.from_pretrained({str(out)!r}); upload it with "
-          f"`huggingface-cli upload USER/NAME {out}`")
+          f"`hf upload USER/NAME {out}`")
     return 0
 
 
@@ -66,7 +66,9 @@ def cmd_export_tensorboard(args) -> int:
             continue
         print(f"{run_dir}: {n} scalars -> {where}")
     if code == 0:
-        shown = out if out is not None else (run_dirs[0] if len(run_dirs) == 1 else "RUNS_DIR")
+        import os
+
+        shown = out if out is not None else os.path.commonpath([str(d.resolve()) for d in run_dirs])
         print(f"view with: tensorboard --logdir {shown}")
     return code
 
@@ -92,7 +94,7 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
     xs = x.add_subparsers(dest="export_cmd", required=True)
 
     m = xs.add_parser("model", help="a clean Hugging Face model folder (safetensors, tokenizer, generation "
-                      "config, model card) that push_to_hub / huggingface-cli upload take as is")
+                      "config, model card) that `hf upload` / upload_folder take as is")
     m.add_argument("run_dir")
     m.add_argument("out", help="the folder to write (must not exist or be empty, unless --force)")
     m.add_argument("--checkpoint", default="best", choices=["best", "last"],

@@ -4,7 +4,7 @@ The folder holds the weights (safetensors), config.json, generation_config.json 
 tokenizer (model_max_length = the run's maximum source length), cram_model.json (so `cram` itself loads it with
 the same structure) and a model card (README.md: YAML metadata the Hub reads, the per-language BLEU table beside
 the constant-prediction floor, the data, the budget, the config, how to load and generate). No optimizer state,
-no RNG state, no run files: `huggingface-cli upload` / `push_to_hub` take the folder as it is.
+no RNG state, no run files: `hf upload USER/NAME OUT` (or HfApi().upload_folder) takes it as it is.
 
 Weight tying. From-scratch (BART) and seq2seq models tie their embeddings natively: one matrix in the file,
 re-tied by `from_pretrained`. The code2nl encoder recipe ties the decoder's input and output embeddings to the

@@ -274,8 +274,8 @@ class ConfigForm(QWidget):
             self.preset_combo.setItemData(i, DEFAULTS_DESCRIPTION if name == DEFAULTS_ITEM
                                           else preset_description(name), Qt.ToolTipRole)
         self.preset_combo.activated.connect(self._on_preset)
+        self.preset_combo.setMinimumContentsLength(4)
         top.addWidget(self.preset_combo, 1)
-        self.preset_combo.setMinimumContentsLength(6)
         self.load_button = QToolButton()
         self.load_button.setText("Load…")
         self.load_button.setToolTip("Load a config file (.toml or .json)")

@@ -50,6 +50,7 @@ X_LABELS = {"step": "optimizer step", "elapsed": "training time (h:mm:ss)"}
 PLOTS = ("loss", "lr", "throughput", "grad_norm", "mfu", "bleu")
 TITLES = {"loss": "Loss", "lr": "Learning rate", "throughput": "Throughput", "grad_norm": "Gradient norm",
           "mfu": "MFU", "bleu": "Dev BLEU-4"}
+HEADS = {"lr": "LR"}                                  # shorter on screen, where the title row is also the legend
 EXTRA_PLOTS = ("throughput", "grad_norm", "mfu")     # the lower-right plot shows one of these
 HOVER_HINT = "Move the mouse over a plot: step, time, loss, EMA, dev loss and LR at the crosshair."
 SMOOTHING_CHOICES = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
@@ -103,7 +104,7 @@ def legend_title(title: str, entries: list[tuple[str, str, str]]) -> str:
     """A plot title that is also its legend: "Loss  ━ train  ━ EMA  ● dev", each mark in its curve's colour. It
     sits in the title row, above the data area, so it never covers a curve. Entries: (mark, colour, name)."""
     marks = "&nbsp;&nbsp;".join(f"<span style='color:{c}'>{m}</span>&nbsp;{n}" for m, c, n in entries)
-    return f"<b>{title}</b>&nbsp;&nbsp;&nbsp;<span style='font-size:8pt'>{marks}</span>"
+    return f"<b>{title}</b>&nbsp;&nbsp;<span style='font-size:8pt'>{marks}</span>"
 
 
 def _curve(pi: pg.PlotItem, name: str | None, **kw) -> pg.PlotDataItem:
@@ -194,7 +195,7 @@ class TrainingPlots(QWidget):
         rp = self._pw["lr"].getPlotItem()
         self.lr_curve = _curve(rp, None, pen=pg.mkPen((40, 140, 60), width=2))
         self.lr_planned = _curve(rp, None, pen=pg.mkPen((40, 140, 60, 160), width=2, style=Qt.PenStyle.DashLine))
-        self.legends["lr"] = [("━", "#288c3c", "actual"), ("╍", "#288c3c", "planned")]
+        self.legends["lr"] = [("━", "#288c3c", "actual"), ("╍", "#288c3c", "plan")]
         rp.getAxis("left").enableAutoSIPrefix(False)        # 0.0002, not "x1e-06" on the axis label
         tp = self._pw["throughput"].getPlotItem()
         self.tps_curve = _curve(tp, None, pen=pg.mkPen((150, 60, 160), width=1))
@@ -208,10 +209,10 @@ class TrainingPlots(QWidget):
                                   symbolBrush=(200, 120, 0), symbolPen="w")
         self.best_marker = bp.plot([], [], pen=None, symbol="star", symbolSize=16, symbolBrush=(230, 30, 30),
                                    symbolPen=(120, 0, 0))
-        self.legends["bleu"] = [("●", "#c87800", "dev"), ("★", "#e61e1e", "best checkpoint")]
+        self.legends["bleu"] = [("●", "#c87800", "dev"), ("★", "#e61e1e", "best")]
         for name, entries in self.legends.items():
-            self._pw[name].getPlotItem().setTitle(legend_title(TITLES[name], entries), size="10pt",
-                                                  justify="left")
+            self._pw[name].getPlotItem().setTitle(legend_title(HEADS.get(name, TITLES[name]), entries),
+                                                  size="10pt", justify="left")
         self._grad = _XYCache("grad_norm", positive=True)
         self._mfu = _XYCache("mfu", scale=100.0)
         self._resume_lines: dict[str, list[pg.InfiniteLine]] = {n: [] for n in PLOTS}
@@ -241,6 +242,7 @@ class TrainingPlots(QWidget):
         for n in EXTRA_PLOTS:
             self.extra.addWidget(self._pw[n])
         self.extra_combo.currentIndexChanged.connect(self.extra.setCurrentIndex)
+        self.extra_combo.currentIndexChanged.connect(lambda i: self._draw(EXTRA_PLOTS[i], force=True))
         lower = QHBoxLayout()
         lower.addWidget(self._pw["bleu"])
         lower.addWidget(self._pw["lr"])
@@ -501,14 +503,20 @@ class TrainingPlots(QWidget):
         self._grad.update(x, s.view("grad_norm"), s.generation, self.x_mode)
         self._mfu.update(x, s.view("mfu"), s.generation, self.x_mode)
         # the other items first: with auto-range on, the view (and so the columns the curves are cut at) fits them
-        dx, dy = self._dev_points()
-        self.dev_loss.setData(dx, dy)
+        evals_key = (len(self.state.evals), id(self.state.evals), self.x_mode)
+        if evals_key != getattr(self, "_evals_key", None):      # redrawn only when they change (a repaint)
+            self._evals_key = evals_key
+            dx, dy = self._dev_points()
+            self.dev_loss.setData(dx, dy)
+            (bx, by), best = self._bleu_points()
+            self.bleu_curve.setData(bx, by)
+            self.best_marker.setData(*best)
         self.lr_planned.setData(*self._planned())
-        (bx, by), best = self._bleu_points()
-        self.bleu_curve.setData(bx, by)
-        self.best_marker.setData(*best)
         self._draw_resumes()
+        shown = EXTRA_PLOTS[self.extra_combo.currentIndex()]
         for name in PLOTS:
+            if name in EXTRA_PLOTS and name != shown:
+                continue                         # drawn when chosen (the lower-right place shows one of them)
             self._draw(name)
         hidden = self._cache.hidden + self._dev_hidden
         if hidden:
@@ -676,7 +684,7 @@ class TrainingPlots(QWidget):
             while len(lines) < len(xs):
                 line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((120, 120, 120), width=1,
                                                                             style=Qt.PenStyle.DashLine),
-                                       label="resumed" if name in ("loss", "bleu") else None,
+                                       label="resumed" if name == "loss" else None,
                                        labelOpts={"position": 0.95, "color": (90, 90, 90), "anchors": [(0, 0), (0, 0)]})
                 pi.addItem(line, ignoreBounds=True)
                 lines.append(line)

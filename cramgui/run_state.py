@@ -220,7 +220,9 @@ class RunState(QObject):
             self.progressed.emit()
 
     def _append_steps(self, evs: list[dict]) -> None:
-        cols = {c: [e.get(c) for e in evs] for c in STEP_COLUMNS}
+        # the columns this burst carries (missing ones are NaN): an engine that sends few fields costs little
+        present = set(evs[0]).union(evs[-1])
+        cols = {c: [e.get(c) for e in evs] for c in STEP_COLUMNS if c in present}
         self.steps.extend(cols)
         last = evs[-1]
         st = self.status

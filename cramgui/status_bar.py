@@ -145,7 +145,7 @@ class StatusPanel(QWidget):
             self.progress.setFormat(f"{hms(elapsed)} / {hms(budget)} ({progress:.0%})")
         else:
             self.progress.setFormat("budget –")
-        if decode and decode.get("total"):
+        if decode and decode.get("total") and live and st.get("state") == "running":
             frac = min(1.0, decode["done"] / decode["total"])
             self.decode_bar.setValue(int(round(frac * 1000)))
             eta = decode.get("eta_seconds")
@@ -157,8 +157,9 @@ class StatusPanel(QWidget):
         self.step_label.setText(f"step {int(st.get('step') or 0):,}")
         self.loss_label.setText(f"loss {loss(st.get('loss'))}")
         self.tps_label.setText(f"{rate(st.get('tokens_per_s'))} tok/s")
-        eta = st.get("eta_seconds")
-        ev = st.get("eval_eta")
+        going = live and st.get("state") not in ("failed", "stopped", "pruned")
+        eta = st.get("eta_seconds") if going else None        # nothing to wait for when the run is not going on
+        ev = st.get("eval_eta") if going else None
         text = f"ETA {hms(eta)}"
         if ev and st.get("train_eta"):
             text += f" (incl. eval ~{hms(ev)})"

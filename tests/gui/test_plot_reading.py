@@ -107,7 +107,7 @@ def test_legends_never_cover_the_data(plots):
     for name in ("loss", "lr", "bleu"):
         pi = w.plot_widgets()[name].getPlotItem()
         title = pi.titleLabel
-        assert "train" in title.text or "actual" in title.text or "best checkpoint" in title.text
+        assert "train" in title.text or "actual" in title.text or "best" in title.text
         # the legend is the title row: above the view box, not inside it
         assert title.sceneBoundingRect().bottom() <= pi.getViewBox().sceneBoundingRect().top() + 1
         assert pi.legend is None
@@ -124,14 +124,16 @@ def test_resume_marker(plots):
 
 def test_gradient_norm_and_mfu(plots):
     w = plots(run_state())
+    assert w.extra.currentWidget() is w.plot_widgets()["throughput"]
+    assert len(data(w.grad_curve)[0]) == 0                           # not shown: not drawn
+    w.show_extra("grad_norm")
+    assert w.extra.currentWidget() is w.plot_widgets()["grad_norm"] and w.is_log_y("grad_norm")
     x, y = data(w.grad_curve)
     np.testing.assert_allclose(y, 2.0 / np.arange(1, 201))
+    w.show_extra("mfu")
     mx, my = data(w.mfu_curve)
     np.testing.assert_array_equal(mx, np.arange(1, 201, 2))
     np.testing.assert_allclose(my, 25.0)                             # in %
-    assert w.extra.currentWidget() is w.plot_widgets()["throughput"]
-    w.show_extra("grad_norm")
-    assert w.extra.currentWidget() is w.plot_widgets()["grad_norm"] and w.is_log_y("grad_norm")
 
 
 def test_smoothing_is_de_biased_and_shared():

@@ -20,7 +20,14 @@ def parse_args(argv):
     ap.add_argument("--start", action="store_true", help="start a run with the form's config right away")
     ap.add_argument("--tab", choices=TABS,
                     help="tab shown at start")
+    ap.add_argument("--version", action="version", version=f"cramgui {_version()}")
     return ap.parse_args(argv)
+
+
+def _version() -> str:
+    from engine.contract import version
+
+    return version()
 
 
 QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -60,6 +67,9 @@ def main(argv=None) -> int:
     # CRAMGUI_ENGINE="prog args..." replaces `python -m engine` (a fake engine for demos and screenshots)
     engine_cmd = shlex.split(os.environ["CRAMGUI_ENGINE"]) if os.environ.get("CRAMGUI_ENGINE") else None
     win = MainWindow(runs_dir=args.runs_dir, engine_command=engine_cmd)
+    if not args.preset and not args.config and not args.run_dir:
+        win.form.restore_last_preset()                # the last preset used (QSettings)
+    win.plots.restore_settings()                      # the last smoothing
     if args.preset:
         win.form.set_preset(args.preset)
     if args.config:

@@ -20,7 +20,7 @@ from engine.contract import compare, rundir
 from .compare_curves import CompareCurves
 from .export import CSV, PNG, plot_to_png, save_as
 from .formatting import DASH, fixed
-from .plots import ema
+from .curves import smooth
 from .run_state import RunState
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
@@ -207,7 +207,7 @@ class CompareView(QWidget):
         y = s.view("loss")
         ok = np.isfinite(x) & np.isfinite(y) & (y > 0)
         x, y = x[ok], y[ok]
-        return x, ema(y, self.smooth.value()) if len(y) else y
+        return x, smooth(y, self.smooth.value()) if len(y) else y
 
     def _draw(self) -> None:
         pi = self.plot.getPlotItem()

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from cramgui.compare_view import CompareView
-from cramgui.plots import ema
+from cramgui.curves import smooth
 from engine.contract.config import RunConfig
 from engine.contract.events import EventWriter
 from engine.contract.rundir import write_results
@@ -56,7 +56,7 @@ def test_overlay_curves_smoothing_and_x_axis(view):
     x, y = view.curves[0].getData()
     # the zero loss is masked (log axis); the rest smoothed with the same EMA as the live plot
     np.testing.assert_allclose(x, [1, 2, 4])
-    np.testing.assert_allclose(y, np.log10(ema(np.array([5.0, 4.0, 3.0]), 0.9)))
+    np.testing.assert_allclose(y, np.log10(smooth(np.array([5.0, 4.0, 3.0]), 0.9)))
     view.smooth.setValue(0.0)
     np.testing.assert_allclose(view.curves[1].getData()[1], np.log10([6.0, 5.5, 5.0]))
     view.x_combo.setCurrentText("elapsed")

@@ -1,7 +1,9 @@
-"""Training progress: one `TrainState`, saved to and restored from a checkpoint's trainer_state.json as a whole."""
+"""Training progress: one `TrainState`, saved to and restored from a checkpoint's state file (rundir.STATE_FILE,
+cram_state.json; trainer_state.json in older runs) as a whole."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 
@@ -22,9 +24,25 @@ class TrainState:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainState:
-        """Unknown keys are ignored and missing ones take their defaults, so older checkpoints still resume."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        """Unknown keys are ignored and missing ones take their defaults, so older checkpoints still resume. A
+        value of the wrong type (the file comes from a run directory, which is untrusted) is a ValueError naming
+        the field."""
+        out = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in d:
+                continue
+            v = d[f.name]
+            optional = "None" in str(f.type)
+            if v is None and optional:
+                out[f.name] = None
+                continue
+            whole = str(f.type).startswith("int")
+            ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+                  and (not whole or float(v).is_integer()) and v >= 0)
+            if not ok:
+                raise ValueError(f"{f.name}: expected a {'whole ' if whole else ''}number >= 0, got {v!r}")
+            out[f.name] = int(v) if whole else float(v)
+        return cls(**out)
 
     def summary(self) -> dict:
         """The progress fields of a `done` event."""

@@ -35,11 +35,76 @@ def _resolve_config(args) -> config_lib.RunConfig:
     return cfg
 
 
+def _resume_problem(run_dir: Path) -> str | None:
+    """Why RUN_DIR cannot be resumed at all (None when it can)."""
+    from .contract.rundir import CONFIG
+
+    if not run_dir.is_dir():
+        return f"{run_dir} is not a folder: nothing to resume"
+    if not (run_dir / CONFIG).is_file():
+        return (f"{run_dir} has no {CONFIG}: nothing to resume (the run never started; start a new one with "
+                f"`cram train`)")
+    return None
+
+
+def _run_history(run_dir: Path) -> tuple[str, dict]:
+    """The run's status from its events (running / completed / stopped / ...: engine.contract.rundir) and the
+    budget section of the config its latest session trained with (the last `started` event's)."""
+    from .contract.events import read_events
+    from .contract.rundir import EVENTS, fold_status, run_status, writer_alive
+
+    folded, budget = "unknown", {}
+    for ev in read_events(run_dir / EVENTS):
+        folded = fold_status(folded, ev)
+        if ev.get("event") == "started":
+            cfg = ev.get("config")
+            budget = cfg.get("budget") if isinstance(cfg, dict) and isinstance(cfg.get("budget"), dict) else {}
+    return run_status(folded, writer_alive(run_dir)), budget
+
+
+def _extends_budget(old: dict, new: config_lib.RunConfig) -> bool:
+    """Whether `new` lets a run that completed with budget section `old` train further: a longer time budget, more
+    steps or epochs, or a step / epoch limit removed (through --set or an edited config.json)."""
+    from .contract.events import number
+
+    b = new.budget
+    seconds = number(old.get("seconds"))
+    if seconds is None or b.seconds > seconds:
+        return True
+    for name in ("max_steps", "max_epochs"):
+        was, now = number(old.get(name)) or 0, getattr(b, name)
+        if was > 0 and (now <= 0 or now > was):
+            return True
+    return False
+
+
+def _nothing_to_resume(args, run_dir: Path, cfg: config_lib.RunConfig) -> bool:
+    """A completed run whose budget is not extended (by --set or its edited config.json): say so (stderr; with
+    --jsonl also a `log` and a `done` on stdout, never in the run's events.jsonl) and do nothing."""
+    status, budget = _run_history(run_dir)
+    if status != "completed" or _extends_budget(budget, cfg):
+        return False
+    message = (f"{run_dir} is completed: nothing to do. To train it longer, extend its budget (e.g. --set "
+               f"budget.seconds=N above {cfg.budget.seconds:g}); to evaluate it again: cram eval {run_dir}")
+    print(f"cram: {message}", file=sys.stderr)
+    if args.jsonl:
+        from .contract.events import encode
+
+        print(encode("log", level="info", message=message), flush=True)
+        print(encode("done", status="completed", stopped=False), flush=True)
+    return True
+
+
 def cmd_train(args) -> int:
     from .contract.events import EventWriter
     from .progress import ProgressLine
     from .contract.rundir import EVENTS, new_run_dir
 
+    if args.resume:
+        problem = _resume_problem(Path(args.resume))
+        if problem:
+            print(f"cram: {problem}", file=sys.stderr)
+            return 2
     try:
         cfg = _resolve_config(args)
         errors = config_lib.validate(cfg)
@@ -57,6 +122,8 @@ def cmd_train(args) -> int:
 
     if args.resume:
         run_dir = Path(args.resume)
+        if int(os.environ.get("RANK", "0")) == 0 and not inside_torchrun() and _nothing_to_resume(args, run_dir, cfg):
+            return 0
     elif args.run_dir:
         run_dir = Path(args.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -80,8 +147,36 @@ def cmd_train(args) -> int:
     finally:
         writer.close()
     if code == 0 and not args.jsonl and main_rank:
-        _print_results(run_dir)
+        done = _last_done(run_dir / EVENTS)
+        if done.get("status") == "completed":
+            _print_results(run_dir)
+        else:  # stopped: results.csv, if any, is an older session's
+            print(f"cram: run {done.get('status') or 'ended'} at step {done.get('step')}; continue it with "
+                  f"`cram train --resume {run_dir}`", file=sys.stderr)
     return code
+
+
+def _last_done(events_path: Path) -> dict:
+    """The last `done` event of an events file (read from its end), {} when there is none."""
+    import json
+
+    from .contract.files import UnsafePath, open_read
+
+    try:
+        with open_read(events_path) as fh:
+            size = fh.seek(0, 2)
+            fh.seek(max(0, size - (1 << 20)))
+            lines = fh.read().splitlines()
+    except (OSError, UnsafePath):
+        return {}
+    for line in reversed(lines):
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(ev, dict) and ev.get("event") == "done":
+            return ev
+    return {}
 
 
 def train_args(args) -> TrainArgs:
@@ -124,7 +219,12 @@ def _print_results(run_dir: Path) -> None:
 
 
 def cmd_eval(args) -> int:
+    from .contract.rundir import CONFIG
     from .evaluator import evaluate_run
+
+    cfg_path = Path(args.run_dir) / CONFIG
+    if cfg_path.is_file():  # a run directory is untrusted: its config is validated like a training config
+        config_lib.check(config_lib.load(cfg_path))
 
     return evaluate_run(Path(args.run_dir), split=args.split, beam=args.beam, checkpoint=args.checkpoint,
                         jsonl=args.jsonl)
@@ -295,6 +395,10 @@ def cmd_slurm(args) -> int:
     from .contract import rundir, slurm
     from .contract.paths import default_runs_dir
 
+    if args.sweep:
+        return _slurm_sweep(args)
+    if args.workers is not None:
+        raise config_lib.ConfigError("--workers", "only with --sweep SPEC (the workers of a sweep's job array)")
     cfg = _resolve_config(args)
     config_lib.check(cfg)
     run_dir = args.run_dir or str((Path(args.runs_dir or default_runs_dir()) / rundir.run_dir_name(cfg.name)).resolve())
@@ -315,6 +419,45 @@ def cmd_slurm(args) -> int:
     return 0
 
 
+def _beam_size(text: str) -> int:
+    """argparse type of --beam: a whole number within eval.beam_size's range."""
+    spec = next(s for s in config_lib.field_specs() if s["name"] == "eval.beam_size")
+    lo, hi = spec["min"], spec["max"]
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"beam size must be a whole number in {lo}..{hi}, got {text!r}")
+    return value
+
+
+def _slurm_sweep(args) -> int:
+    """`cram slurm --sweep SPEC --workers N`: a job array whose tasks are workers of one study."""
+    from .contract.paths import default_runs_dir
+    from .contract.rundir import run_dir_name
+    from .sweep import spec as spec_lib
+    from .sweep.slurm import render
+
+    if args.config or args.preset or args.set:
+        raise config_lib.ConfigError("--sweep", "the sweep spec names its base config: no CONFIG, --preset or --set")
+    spec = spec_lib.load(args.sweep)
+    sweep_dir = args.run_dir or str((Path(args.runs_dir or default_runs_dir()) / "sweeps"
+                                     / run_dir_name(spec.name)).resolve())
+    text = render(spec, str(Path(args.sweep).resolve()), sweep_dir=sweep_dir, workers=args.workers or 1,
+                  gpus=args.gpus, time=args.time, partition=args.partition, account=args.account,
+                  cpus_per_task=args.cpus_per_task, mem=args.mem, signal_seconds=args.signal_seconds)
+    if args.out:
+        Path(sweep_dir, "logs").mkdir(parents=True, exist_ok=True)  # sbatch opens --output there first
+        Path(args.out).write_text(text)
+        Path(args.out).chmod(0o755)
+        print(f"wrote {args.out}: submit with `sbatch {args.out}`; report with `cram sweep report {sweep_dir}`",
+              file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cram", description="Cram code-summarization models under a time budget "
                                 "and evaluate them like CodeXGLUE code-to-text (smoothed BLEU-4).")
@@ -326,14 +469,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting (repeatable)")
     t.add_argument("--run-dir", help="write the run here (default: RUNS_DIR/DATE-NAME)")
     t.add_argument("--runs-dir", help="parent folder for new runs (default: ./runs or $CRAM_RUNS_DIR)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last checkpoint")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last checkpoint "
+                   "(a completed run: nothing to do, exit 0, unless --set extends its budget)")
     t.add_argument("--jsonl", action="store_true", help="stream events as JSON lines on stdout")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a run's checkpoint on a split")
     e.add_argument("run_dir")
     e.add_argument("--split", default="test", choices=["test", "valid"])
-    e.add_argument("--beam", type=int, default=None, help="beam size (default: the run's)")
+    e.add_argument("--beam", type=_beam_size, default=None, help="beam size, 1..64 (default: the run's)")
     e.add_argument("--checkpoint", default="best", choices=["best", "last"])
     e.add_argument("--jsonl", action="store_true")
     e.set_defaults(func=cmd_eval)
@@ -372,7 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     sl.add_argument("config", nargs="?", help="config file (.toml or .json)")
     sl.add_argument("--preset")
     sl.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE")
-    sl.add_argument("--gpus", type=int, default=1)
+    sl.add_argument("--gpus", type=int, default=None,
+                    help="GPUs the job asks for (default: the config's: none for hardware.device=cpu, else "
+                    "hardware.gpus)")
     sl.add_argument("--time", default="24:00:00", help="job time limit, HH:MM:SS or D-HH:MM:SS")
     sl.add_argument("--partition", default="")
     sl.add_argument("--account", default="")
@@ -382,7 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
     sl.add_argument("--run-dir", help="run directory on the shared filesystem (default: RUNS_DIR/DATE-NAME)")
     sl.add_argument("--runs-dir")
     sl.add_argument("--out", help="write the script here (default: stdout)")
+    sl.add_argument("--sweep", metavar="SPEC", help="a job array of sweep workers for this sweep spec (with "
+                    "--workers N); --run-dir is then the sweep directory")
+    sl.add_argument("--workers", type=int, default=None, help="--sweep: array tasks, each a worker of the study")
     sl.set_defaults(func=cmd_slurm, resume=None)
+
+    from .sweep.cli import add_sweep_parser
+
+    add_sweep_parser(sub)
 
     c = sub.add_parser("config", help="settings: schema (JSON), show (TOML), presets")
     csub = c.add_subparsers(dest="config_cmd", required=True)
@@ -399,7 +552,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except config_lib.ConfigError as e:
-        print(f"cram: {e}", file=sys.stderr)
+        print(f"cram: invalid config: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cram: interrupted", file=sys.stderr)

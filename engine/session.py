@@ -5,6 +5,7 @@ process group, data, tokenizer, model (+ DDP / torch.compile), encoding, optimiz
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -51,6 +52,9 @@ class Session:
     total_steps: int = 0               # from budget.max_steps / max_epochs (0 = time budget only)
     flops_per_token: float = 0.0
     resume_from: Path | None = None    # the checkpoint this session continues
+    scaler: Any = None                 # torch.amp.GradScaler for fp16 on CUDA, else None
+    skipped_updates: int = 0           # steps whose non-finite gradients were not applied (engine.step)
+    skipped_in_a_row: int = 0
 
 
 # ---------------------------------------------------------------------------------------------------- the phases
@@ -89,7 +93,8 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
     else:
         root = Path(cfg.path).expanduser()
     try:
-        loaded = data.load_corpus(root, cfg.languages, cfg.max_train, cfg.max_valid, cfg.max_test)
+        loaded = data.load_corpus(root, cfg.languages, cfg.max_train, cfg.max_valid, cfg.max_test,
+                                  max_line_bytes=cfg.max_line_bytes)
     except data.DataError as e:
         raise StopRun("data", str(e), "check data.path and data.languages; `cram data stats PATH` shows "
                       "what is usable") from None
@@ -103,9 +108,11 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
     return splits
 
 
-def make_tokenizer(cfg: config_lib.RunConfig, splits: dict, run_dir: Path, dist: distributed.Dist):
+def make_tokenizer(cfg: config_lib.RunConfig, splits: dict, run_dir: Path, dist: distributed.Dist,
+                   location: str | None = None):
     """From scratch: BPE trained on the training split by rank 0 (saved in the run), read by the other ranks.
-    Otherwise the pretrained model's tokenizer."""
+    Otherwise the pretrained model's tokenizer (from `location`, see `model_location`; default
+    model.name_or_path)."""
     if cfg.model.source == "scratch":
         if dist.is_main:
             texts = (t for (lang, split), exs in splits.items() if split == "train"
@@ -117,18 +124,125 @@ def make_tokenizer(cfg: config_lib.RunConfig, splits: dict, run_dir: Path, dist:
             tokenizer = load_tokenizer(run_dir / "tokenizer")
         return tokenizer
     try:
-        return load_tokenizer(cfg.model.name_or_path)
-    except OSError as e:
+        return load_tokenizer(location or cfg.model.name_or_path)
+    except (OSError, ValueError) as e:
         raise StopRun("config", f"cannot load tokenizer {cfg.model.name_or_path!r}: {e}",
                       "give a local model folder or a hub id reachable from here") from None
 
 
-def build_model(cfg: config_lib.RunConfig, tokenizer) -> tuple[Any, dict]:
+def build_model(cfg: config_lib.RunConfig, tokenizer, location: str | None = None) -> tuple[Any, dict]:
     max_pos = max(cfg.data.max_source_len, cfg.data.max_target_len) + 2
+    model_cfg = dataclasses.replace(cfg.model, name_or_path=location) if location else cfg.model
     try:
-        return model_lib.build(cfg.model, tokenizer, max_pos)
+        return model_lib.build(model_cfg, tokenizer, max_pos)
     except model_lib.ModelError as e:
         raise StopRun("config", str(e), "check model.name_or_path") from None
+
+
+# model folders and hub ids, checked before any data is loaded
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+HUB_TIMEOUT = 3.0   # seconds the hub may take to answer before it counts as unreachable
+
+
+def _model_error(message: str) -> StopRun:
+    return StopRun("config", f"model.name_or_path: {message}",
+                   "give a local model folder (config.json + weights + tokenizer) or a hub id reachable from here")
+
+
+def _looks_like_path(name: str) -> bool:
+    return (Path(name).expanduser().is_absolute() or name.startswith(("./", "../", "~", ".\\", "..\\"))
+            or name.count("/") > 1 or "\\" in name)
+
+
+def _hub_reachable() -> bool:
+    """Whether the Hugging Face hub answers within HUB_TIMEOUT (any HTTP status counts; proxies are honoured)."""
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=HUB_TIMEOUT).close()
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _cached_snapshot(repo: str) -> Path | None:
+    """The cached snapshot folder of hub id `repo`, None when it is not in the cache."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, local_files_only=True))
+    except Exception:  # LocalEntryNotFoundError, an invalid repo id, an unreadable cache
+        return None
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in ("1", "ON",
+                                                                                                    "YES", "TRUE")
+
+
+def check_model_folder(folder: Path, source: str, shown: str) -> None:
+    """A local model folder must hold a transformers config of the right kind for model.source, and weights."""
+    if not folder.is_dir():
+        raise _model_error(f"{shown} is not a folder")
+    if not (folder / "config.json").is_file():
+        what = "is empty" if not any(folder.iterdir()) else "has no config.json"
+        raise _model_error(f"folder {shown} {what} (no config.json): not a transformers model folder")
+    from transformers import AutoConfig
+
+    try:
+        conf = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise _model_error(f"folder {shown}: config.json is not a usable transformers config ({first})") from None
+    kind = getattr(conf, "model_type", "?")
+    if source == "seq2seq" and not conf.is_encoder_decoder:
+        raise _model_error(f"folder {shown} holds a {kind} model, not an encoder-decoder; use model.source=encoder "
+                           "for an encoder-only checkpoint")
+    if source == "encoder" and conf.is_encoder_decoder:
+        raise _model_error(f"folder {shown} holds an encoder-decoder ({kind}); use model.source=seq2seq")
+    if not any((folder / w).is_file() for w in WEIGHT_FILES):
+        raise _model_error(f"folder {shown} has no weights ({' or '.join(WEIGHT_FILES[::2])})")
+
+
+def model_location(cfg: config_lib.RunConfig) -> str | None:
+    """Where the pretrained model of a fresh run loads from, checked before any data is loaded: None for
+    model.source=scratch; a local folder (checked by `check_model_folder`); a hub id as given while the hub is
+    reachable; the cached snapshot of a hub id while it is not (or while HF_HUB_OFFLINE is set). A hub id that can
+    be neither downloaded nor found in the cache fails at once, instead of after the hub client's retries."""
+    m = cfg.model
+    if m.source == "scratch":
+        return None
+    name = m.name_or_path.strip()
+    path = Path(name).expanduser()
+    if path.exists() or _looks_like_path(name):
+        if not path.exists():
+            raise _model_error(f"folder {name} does not exist")
+        check_model_folder(path, m.source, name)
+        return str(path)
+    if _offline():
+        snap = _cached_snapshot(name)
+        if snap is None:
+            raise _model_error(f"{name!r} is not a local folder and not in the Hugging Face cache, and the hub is "
+                               "offline (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE is set)")
+        return name  # transformers reads it from the cache
+    if _hub_reachable():
+        return name
+    snap = _cached_snapshot(name)
+    if snap is None:
+        from huggingface_hub import constants
+
+        raise _model_error(f"{name!r} is not a local folder, the hub ({constants.ENDPOINT}) is not reachable from "
+                           "here, and it is not in the Hugging Face cache")
+    check_model_folder(snap, m.source, f"{snap} (the cached {name})")
+    return str(snap)
 
 
 def place_model(model, hw: hardware.Hardware, dist: distributed.Dist, compile_: bool = False):
@@ -171,9 +285,12 @@ def encode_splits(cfg: config_lib.RunConfig, tokenizer, ids: dict, splits: dict,
     return EncodedSplits(train_enc, lengths, dev_sets, test_sets)
 
 
-def step_counts(cfg: config_lib.RunConfig, n_train: int) -> tuple[int, int]:
-    """(steps per epoch, total steps of the step-based schedule: from budget.max_steps or max_epochs, else 0)."""
-    steps_per_epoch = max(1, math.ceil(n_train / (cfg.train.batch_size * cfg.train.grad_accum)))
+def step_counts(cfg: config_lib.RunConfig, n_batches: int, world: int = 1) -> tuple[int, int]:
+    """(steps per epoch, total steps of the step-based schedule: from budget.max_steps or max_epochs, else 0).
+    A step takes train.grad_accum batches on each of `world` ranks (engine.batching.BatchPlan): one rank ends an
+    epoch with a partial step, several ranks drop it."""
+    per_step = cfg.train.grad_accum * max(1, world)
+    steps_per_epoch = max(1, math.ceil(n_batches / per_step) if world <= 1 else n_batches // per_step)
     b = cfg.budget
     total = b.max_steps or (int(math.ceil(b.max_epochs * steps_per_epoch)) if b.max_epochs else 0)
     return steps_per_epoch, total
@@ -193,6 +310,14 @@ def make_optimizer(model, cfg: config_lib.TrainConfig, hw: hardware.Hardware) ->
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8, **kw)
 
 
+def make_scaler(hw: hardware.Hardware):
+    """fp16 on CUDA trains with a loss scaler (small gradients would underflow, large ones overflow); bf16 and
+    fp32 need none (fp16 autocast is not offered on CPU: engine.hardware falls back to fp32 there)."""
+    if hw.device.type == "cuda" and hw.precision == "fp16":
+        return torch.amp.GradScaler("cuda")
+    return None
+
+
 def _mean_lengths(enc: Encoded) -> tuple[float, float]:
     n = max(1, len(enc))
     return sum(map(len, enc.src)) / n, sum(map(len, enc.tgt)) / n
@@ -202,47 +327,68 @@ def _mean_lengths(enc: Encoded) -> tuple[float, float]:
 def setup(cfg: config_lib.RunConfig, run_dir: Path, emit: Callable, *, resume_from: Path | None = None,
           bucket_key: Callable = default_bucket_key) -> Session:
     """A training session: a fresh model, or the model and optimizer of checkpoint `resume_from`.
-    `bucket_key(src_ids, tgt_ids)` orders examples into length buckets (engine.batching.bucket_key)."""
+    `bucket_key(src_ids, tgt_ids)` orders examples into length buckets (engine.batching.bucket_key).
+    What can be checked without the data is checked first: the config, the model folder or hub id (a pretrained
+    model and its tokenizer load before the data), the checkpoint's state and optimizer files (weights_only)."""
     errors = config_lib.validate(cfg)
     if errors:
         raise StopRun("config", str(errors[0]), "fix the setting and start again")
     run_dir = Path(run_dir)
+    blob = None
+    if resume_from is not None:
+        ckpt.load_state(resume_from)              # a damaged or crafted state file fails here, not after the data
+        blob = ckpt.read_optimizer(resume_from)   # weights_only=True: a pickle is refused (untrusted)
+        location = None
+    else:
+        location = model_location(cfg)
     hw = resolve_hardware(cfg)
     dist = distributed.init(hw.device.type)
     write_run_files(cfg, run_dir, hw, dist)
     seed_everything(cfg.train.seed)
-    splits = load_splits(cfg.data, dist, emit)
+    model = tokenizer = meta = None
     if resume_from is not None:
         model, tokenizer, meta = model_lib.load(resume_from)
-    else:
+    elif cfg.model.source != "scratch":
+        tokenizer = make_tokenizer(cfg, {}, run_dir, dist, location)
+        model, meta = build_model(cfg, tokenizer, location)
+    splits = load_splits(cfg.data, dist, emit)
+    if model is None:  # from scratch: the tokenizer is trained on the data
         tokenizer = make_tokenizer(cfg, splits, run_dir, dist)
         model, meta = build_model(cfg, tokenizer)
     ids = model_lib.special_ids(model)
     train_model = place_model(model, hw, dist, cfg.hardware.compile)
     enc = encode_splits(cfg, tokenizer, ids, splits, bucket_key)
     plan = BatchPlan(enc.train_lengths, cfg.train.batch_size, cfg.train.seed, cfg.train.grad_accum, dist.world)
-    if dist.enabled and len(plan.batches(0)) < plan.per_step:
-        raise StopRun("data", f"the training split has {len(plan.batches(0))} batches, fewer than one step of "
+    n_batches = len(plan.batches(0))
+    if dist.enabled and n_batches < plan.per_step:
+        raise StopRun("data", f"the training split has {n_batches} batches, fewer than one step of "
                       f"{dist.world} ranks x train.grad_accum {cfg.train.grad_accum} needs",
                       "use more training data, fewer GPUs, or a smaller train.batch_size / grad_accum")
-    steps_per_epoch, total_steps = step_counts(cfg, len(enc.train_enc))
+    steps_per_epoch, total_steps = step_counts(cfg, n_batches, dist.world)
     optimizer = make_optimizer(model, cfg.train, hw)
-    if resume_from is not None and not ckpt.load_optimizer(resume_from, optimizer):
+    scaler = make_scaler(hw)
+    if blob is not None:
+        ckpt.apply_optimizer(blob, optimizer, scaler)
+    elif resume_from is not None:
         emit("log", level="warning", message="checkpoint has no optimizer state: fresh AdamW moments")
     return Session(cfg=cfg, run_dir=run_dir, hw=hw, dist=dist, model=model, train_model=train_model,
                    tokenizer=tokenizer, meta=meta, ids=ids, train_enc=enc.train_enc, train_lengths=enc.train_lengths,
                    optimizer=optimizer, splits=splits, dev_sets=enc.dev_sets, test_sets=enc.test_sets,
                    steps_per_epoch=steps_per_epoch, total_steps=total_steps,
                    flops_per_token=model_lib.flops_per_token(model, *_mean_lengths(enc.train_enc)),
-                   resume_from=resume_from)
+                   resume_from=resume_from, scaler=scaler)
 
 
 def setup_eval(cfg: config_lib.RunConfig, run_dir: Path, emit: Callable, folder: Path) -> Session:
-    """An evaluation session (`cram eval`): the data and the model of checkpoint `folder`, no optimizer."""
+    """An evaluation session (`cram eval`): the data and the model of checkpoint `folder`, no optimizer. The
+    run's config is validated like a training config (it comes from the run directory: untrusted)."""
+    errors = config_lib.validate(cfg)
+    if errors:
+        raise StopRun("config", str(errors[0]), f"fix the setting in {Path(run_dir) / CONFIG} and evaluate again")
     hw = resolve_hardware(cfg)
     dist = distributed.init(hw.device.type)
-    splits = load_splits(cfg.data, dist, emit)
     model, tokenizer, meta = model_lib.load(folder)
+    splits = load_splits(cfg.data, dist, emit)
     ids = model_lib.special_ids(model)
     place_model(model, hw, distributed.Dist())  # no DDP: evaluation shards the examples itself
     enc = encode_splits(cfg, tokenizer, ids, splits)

@@ -233,8 +233,14 @@ def write(s: Session, st: TrainState, kind: str, clock: BudgetClock, emit: Calla
     """A training session's checkpoint, with the budget clock paused: rank 0 writes it and emits `checkpoint`,
     the other ranks wait, so nobody reads a half-written folder. Parameters that are not finite are never written:
     StopRun `nonfinite` naming the checkpoint that is kept (every rank holds the same parameters, so all ranks
-    stop together). A failed write (a full disk) is an `error` event (kind disk) and training goes on: the
-    previous checkpoint is intact."""
+    stop together).
+
+    A failed write is classified by errno (engine.diskerrors): a full disk (or quota) or a problem of the folder
+    (permissions, read-only, not a directory) keeps the previous checkpoint and training goes on, retrying at the
+    next interval; it is a `log` warning once per run of failures (an `error` event would mark a live run failed).
+    A symlink planted in the run is StopRun `untrusted`; anything else (a bug) is raised as it is."""
+    from .diskerrors import classify
+
     bad = nonfinite_parameters(s.model)
     if bad:
         raise _refuse_nonfinite(s, st, kind, bad)
@@ -242,11 +248,24 @@ def write(s: Session, st: TrainState, kind: str, clock: BudgetClock, emit: Calla
         st.elapsed = clock.elapsed
         try:
             if s.dist.is_main:
-                path = save(s.run_dir, kind, s.model, s.tokenizer, s.meta, st.to_dict(),
-                            s.optimizer if with_optimizer else None, getattr(s, "scaler", None))
-                emit("checkpoint", kind=kind, step=st.step, elapsed=round(st.elapsed, 3), path=str(path))
-        except OSError as e:
-            emit("error", kind="disk", message=f"cannot write the {kind} checkpoint: {e}",
-                 hint="free disk space; the previous checkpoint is intact and training continues")
+                try:
+                    path = save(s.run_dir, kind, s.model, s.tokenizer, s.meta, st.to_dict(),
+                                s.optimizer if with_optimizer else None, getattr(s, "scaler", None))
+                except Exception as e:  # noqa: BLE001  (safetensors' SafetensorError has no better base)
+                    why, message = classify(e, s.run_dir)
+                    if why == "untrusted":
+                        raise StopRun("untrusted", f"cannot write the {kind} checkpoint: {message}",
+                                      "the run directory holds a symbolic link; remove it") from None
+                    if why not in ("disk", "config"):
+                        raise
+                    if not getattr(s, "checkpoint_failing", False):
+                        fix = "free disk space" if why == "disk" else "fix the folder's permissions"
+                        emit("log", level="warning", message=f"cannot write the {kind} checkpoint ({why}): "
+                             f"{message}; the previous checkpoint is kept and training continues, retrying at the "
+                             f"next checkpoint ({fix})")
+                    s.checkpoint_failing = True
+                else:
+                    s.checkpoint_failing = False
+                    emit("checkpoint", kind=kind, step=st.step, elapsed=round(st.elapsed, 3), path=str(path))
         finally:
             s.dist.barrier()

@@ -55,6 +55,7 @@ class Session:
     scaler: Any = None                 # torch.amp.GradScaler for fp16 on CUDA, else None
     skipped_updates: int = 0           # steps whose non-finite gradients were not applied (engine.step)
     skipped_in_a_row: int = 0
+    checkpoint_failing: bool = False   # the latest checkpoint write failed (engine.checkpoint.write warns once)
 
 
 # ---------------------------------------------------------------------------------------------------- the phases

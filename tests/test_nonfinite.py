@@ -173,3 +173,43 @@ def test_the_scaler_state_is_checkpointed(session, tmp_path):
         assert (folder / STATE_FILE).is_file()
     finally:
         s.scaler = None
+
+
+def test_a_failed_periodic_checkpoint_warns_once_and_training_goes_on(session, monkeypatch):
+    """Item 7 (the periodic part): a full disk while writing a checkpoint, as safetensors and torch.save report it
+    (no errno), keeps the previous checkpoint, warns once per run of failures, and does not raise."""
+    from engine.state import TrainState
+
+    s = session
+    events = []
+    emit = lambda name, **f: events.append((name, f))  # noqa: E731
+    real = ckpt.model_lib.save
+    failures = [Exception("Error while serializing: I/O error: No space left on device (os error 28)"),
+                RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")]
+
+    def flaky(*a, **k):
+        if failures:
+            raise failures.pop(0)
+        return real(*a, **k)
+
+    monkeypatch.setattr(ckpt.model_lib, "save", flaky)
+    ckpt.write(s, TrainState(step=11), "last", Clock(), emit)
+    ckpt.write(s, TrainState(step=12), "last", Clock(), emit)
+    warnings = [f for name, f in events if name == "log"]
+    assert len(warnings) == 1 and "(disk)" in warnings[0]["message"] and "training continues" in warnings[0]["message"]
+    assert "inline_container" not in warnings[0]["message"]
+    assert not any(name in ("error", "checkpoint") for name, _ in events)
+    assert not list((s.run_dir / "checkpoints").glob(".*.tmp-*"))
+    ckpt.write(s, TrainState(step=13), "last", Clock(), emit)
+    assert [f["step"] for name, f in events if name == "checkpoint"] == [13]
+    assert ckpt.load_state(ckpt.find(s.run_dir, "last"))["step"] == 13
+    # a planted symlink is not a full disk: the run stops (untrusted)
+    from engine.contract.files import UnsafePath
+
+    def planted(*a, **k):
+        raise UnsafePath("checkpoints/last is a symbolic link")
+
+    monkeypatch.setattr(ckpt.model_lib, "save", planted)
+    with pytest.raises(StopRun) as e:
+        ckpt.write(s, TrainState(step=14), "last", Clock(), emit)
+    assert e.value.kind == "untrusted"

@@ -95,12 +95,15 @@ class ProgressLine:
                         final=True)
 
 
-def emitter(writer, progress: ProgressLine | None = None) -> Callable:
+def emitter(writer, progress: ProgressLine | None = None, mirrors=None) -> Callable:
     """The engine's `emit(name, **fields)`: write the event through `writer` (an EventWriter: fields are checked
-    against engine.contract.events) and show it on the progress line, if any. Returns the event as written."""
+    against engine.contract.events), show it on the progress line, if any, and hand it to the mirrors
+    (metrics.csv, TensorBoard: engine.mirrors, never raising). Returns the event as written."""
     def emit(event: str, **fields) -> dict:
         ev = writer.emit(event, **fields)
         if progress:
             progress.on_event(ev)
+        if mirrors is not None:
+            mirrors.on_event(ev)
         return ev
     return emit

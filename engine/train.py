@@ -26,6 +26,7 @@ from .dev_eval import dev_eval
 from .contract.files import say
 from .errors import StopRun, end, guarded
 from .evaluator import finish
+from .mirrors import open_mirrors
 from .progress import ProgressLine, emitter
 from .session import Session, setup
 from .state import TrainState
@@ -126,13 +127,17 @@ def run(cfg: config_lib.RunConfig, run_dir: Path, writer, resume: bool = False,
     """`cram train`: exit code 0 when completed or stopped, 2 for a config or data error, 1 for other failures.
     `collate`, `bucket_key` and `clock_class` are the seams the benchmarks use (engine.batching, engine.budget)."""
     run_dir = Path(run_dir)
-    emit = emitter(writer, progress)
+    # metrics.csv and (log.tensorboard) TensorBoard files, written by the rank that writes events.jsonl
+    mirrors = open_mirrors(cfg, run_dir) if getattr(writer, "path", None) else None
+    emit = emitter(writer, progress, mirrors)
     stop = stop or StopSignal()
     st = TrainState()
 
     def body() -> int:
         nonlocal st
         emit("phase", phase="starting", message="resume" if resume else "train")
+        for problem in mirrors.problems if mirrors is not None else ():
+            emit("log", level="warning", message=problem)
         resume_from = resume_checkpoint(run_dir, emit) if resume else None
         emit("phase", phase="loading_data")
         s = setup(cfg, run_dir, emit, resume_from=resume_from, bucket_key=bucket_key)
@@ -150,4 +155,9 @@ def run(cfg: config_lib.RunConfig, run_dir: Path, writer, resume: bool = False,
         return 0
 
     # one writer per run directory: a second one is refused before it touches anything (errors.refuse_locked)
-    return guarded(run_dir, emit, lambda: st.summary(), body, lock="resume" if resume else "train", writer=writer)
+    try:
+        return guarded(run_dir, emit, lambda: st.summary(), body, lock="resume" if resume else "train",
+                       writer=writer)
+    finally:
+        if mirrors is not None:
+            mirrors.close()

@@ -9,33 +9,30 @@ Plots: the objective against a varied parameter (log x for log-scaled ranges and
 decade or more), dev BLEU against training time for every trial (a pruned or stopped trial is dashed and ends with
 a cross), and the best objective so far against sweep time. Selecting trials and choosing Compare emits
 `compare_requested(list of run dirs)`.
+
+The pieces: cramgui.sweep_data (reading the sweep directory), cramgui.sweep_table (the trial table),
+cramgui.sweep_plots (the three plots and their CSV).
 """
 from __future__ import annotations
 
-import csv
-import json
-import math
-import os
 import sys
 from pathlib import Path
 
-import pyqtgraph as pg
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSplitter, QVBoxLayout,
+                               QWidget)
 
 from engine.contract.events import number
 from engine.contract.launch import engine_command
-from engine.contract.rundir import pid_alive, writer_alive
 
-from .compare_curves import COLORS, dev_curve, draw_curve
+from . import sweep_plots
+from .compare_curves import dev_curve
 from .export import CSV, PNG, plot_to_png, save_as, table_model_to_csv
-from .formatting import DASH, fixed
+from .formatting import DASH
+from .sweep_data import param_names, read_sweep, trial_dir
+from .sweep_table import TrialTable
 
-SWEEP_FILE = "sweep.json"
 POLL_MS = 1000
-STATUS_COLORS = {"completed": "#2ca02c", "pruned": "#ff7f0e", "running": "#1f77b4", "failed": "#d62728",
-                 "interrupted": "#8c564b", "skipped": "#7f7f7f"}
 
 
 def sweep_command() -> list[str]:
@@ -44,108 +41,9 @@ def sweep_command() -> list[str]:
     return [py, flag, "engine.sweep"]
 
 
-def read_sweep(sweep_dir: str | os.PathLike, live: bool = False) -> dict | None:
-    """sweep.json as a dict (None when missing or unreadable); a trial it calls running whose run has no live
-    writer and whose worker's claim names a dead process of this host is shown interrupted (unless `live`: this
-    console runs the sweep's worker now)."""
-    d = Path(sweep_dir)
-    p = d / SWEEP_FILE
-    if p.is_symlink() or not p.is_file():
-        return None
-    try:
-        s = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeError):
-        return None
-    if not isinstance(s, dict) or not isinstance(s.get("trials"), list):
-        return None
-    s["trials"] = [t for t in s["trials"] if isinstance(t, dict)]
-    for t in s["trials"]:
-        if t.get("status") == "running" and not live and not _worker_alive(d, t):
-            t["status"] = "interrupted"
-    if s.get("state") == "running" and not any(t.get("status") == "running" for t in s["trials"]):
-        s["state"] = "interrupted"
-    return s
-
-
-def _worker_alive(d: Path, t: dict) -> bool:
-    rel = trial_dir(d, t)
-    if rel is not None and writer_alive(rel):
-        return True
-    n = t.get("number")
-    claim = d / "claims" / f"trial-{n:03d}.json" if isinstance(n, int) else None
-    if claim is None or claim.is_symlink() or not claim.is_file():
-        return False
-    try:
-        holder = json.loads(claim.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeError):
-        return True
-    import socket
-
-    pid = holder.get("pid") if isinstance(holder, dict) else None
-    if isinstance(holder, dict) and holder.get("host") == socket.gethostname():
-        return pid_alive(pid if isinstance(pid, int) else -1)
-    return True  # another host's worker: as far as this machine can tell
-
-
-def trial_dir(sweep_dir: Path, t: dict) -> Path | None:
-    """The trial's run directory: a plain folder name inside the sweep directory, never a path out of it."""
-    rel = t.get("dir")
-    if not isinstance(rel, str) or not rel or Path(rel).name != rel or rel in (".", ".."):
-        return None
-    p = Path(sweep_dir) / rel
-    return None if p.is_symlink() else p
-
-
-def param_names(sweep: dict) -> list[str]:
-    return [p["name"] for p in (sweep.get("spec") or {}).get("params", [])
-            if isinstance(p, dict) and isinstance(p.get("name"), str)]
-
-
-def log_scaled(sweep: dict, name: str) -> bool:
-    """A log range, or positive numeric values spanning a factor of 10 or more."""
-    for p in (sweep.get("spec") or {}).get("params", []):
-        if isinstance(p, dict) and p.get("name") == name:
-            if p.get("log") is True:
-                return True
-            vals = [number(v) for v in (p.get("values") or [])]
-            if vals and all(v is not None and v > 0 for v in vals):
-                return max(vals) / min(vals) >= 10
-    return False
-
-
-def best_so_far(sweep: dict) -> list[tuple[float, float]]:
-    """(seconds since the sweep's first trial started, best objective among trials completed by then)."""
-    minimize = ((sweep.get("spec") or {}).get("objective") or {}).get("direction") == "minimize"
-    trials = sweep["trials"]
-    starts = [number(t.get("started")) for t in trials if number(t.get("started")) is not None]
-    if not starts:
-        return []
-    t0 = min(starts)
-    done = sorted((number(t.get("finished")), number(t.get("objective"))) for t in trials
-                  if t.get("status") == "completed" and number(t.get("finished")) is not None
-                  and number(t.get("objective")) is not None)
-    out, best = [], None
-    for when, value in done:
-        best = value if best is None else (min(best, value) if minimize else max(best, value))
-        out.append((when - t0, best))
-    return out
-
-
-def _num_cell(v, digits: int = 2) -> str:
-    return fixed(number(v), digits, missing=DASH)
-
-
-def _param_cell(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return DASH if v is None else str(v)
-
-
 class SweepView(QWidget):
     compare_requested = Signal(list)
     state_changed = Signal(str)
-
-    COLUMNS_AFTER = ["status", "objective", "best dev BLEU", "test mean", "trained s", "tokens seen", "dir"]
 
     def __init__(self, parent: QWidget | None = None, worker_factory=None):
         super().__init__(parent)
@@ -180,22 +78,14 @@ class SweepView(QWidget):
         for b in (self.stop_btn, self.resume_btn, self.compare_btn, self.csv_btn):
             bar.addWidget(b)
 
-        self.table = QTableWidget()
-        self.table.setObjectName("sweepTable")
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.verticalHeader().setVisible(False)
+        self.table = TrialTable()
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(lambda _: self._compare())
 
         self.param_combo = QComboBox()
         self.param_combo.setToolTip("the varied parameter on the x axis")
         self.param_combo.currentTextChanged.connect(lambda _: self._draw_params())
-        self.plots = {"params": self._plot("Objective by parameter", "objective"),
-                      "curves": self._plot("Dev BLEU per trial", "dev BLEU-4", "training time (s)"),
-                      "best": self._plot("Best objective so far", "best objective", "sweep time (s)")}
+        self.plots = {key: sweep_plots.new_plot(key) for key in sweep_plots.PLOTS}
         row = QSplitter(Qt.Horizontal)
         for key, plot in self.plots.items():
             box = QWidget()
@@ -234,19 +124,6 @@ class SweepView(QWidget):
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.reload)
         self._update_buttons()
-
-    @staticmethod
-    def _plot(title: str, left: str, bottom: str = "") -> pg.PlotWidget:
-        w = pg.PlotWidget(background="w")
-        pi = w.getPlotItem()
-        pi.setTitle(title, size="10pt")
-        pi.showGrid(x=True, y=True, alpha=0.25)
-        pi.setLabel("left", left)
-        if bottom:
-            pi.setLabel("bottom", bottom)
-        pi.addLegend(offset=(-5, 5), brush=pg.mkBrush(255, 255, 255, 200), labelTextSize="8pt")
-        pi.getAxis("bottom").enableAutoSIPrefix(False)  # a log axis reads 10^-3, not "1 (x0.001)"
-        return w
 
     # -- opening and following -------------------------------------------------------------------------------------
     def open(self, sweep_dir) -> None:
@@ -301,63 +178,14 @@ class SweepView(QWidget):
             self.timer.stop()
 
     # -- the table -----------------------------------------------------------------------------------------------
-    def header(self) -> list[str]:
-        return ["trial", *param_names(self.sweep or {}), *self.COLUMNS_AFTER]
-
     def _fill_table(self) -> None:
-        selected = set(self.selected_numbers())
-        self.table.blockSignals(True)
-        self.table.clear()
-        header = self.header() if self.sweep else []
-        trials = self.sweep["trials"] if self.sweep else []
-        self.table.setColumnCount(len(header))
-        self.table.setRowCount(len(trials))
-        self.table.setHorizontalHeaderLabels(header)
-        names = param_names(self.sweep or {})
-        for r, t in enumerate(trials):
-            params = t.get("params") if isinstance(t.get("params"), dict) else {}
-            cells = ([str(t.get("number"))] + [_param_cell(params.get(n)) for n in names]
-                     + [str(t.get("status") or DASH), _num_cell(t.get("objective")), _num_cell(t.get("best_dev_bleu")),
-                        _num_cell(t.get("test_mean")), _num_cell(t.get("trained_seconds"), 1),
-                        str(int(number(t.get("tokens_seen")))) if number(t.get("tokens_seen")) is not None else DASH,
-                        str(t.get("dir") or DASH)])
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if c == 0:
-                    item.setData(Qt.UserRole, t.get("number"))
-                    item.setForeground(pg.mkColor(self._color(t)))
-                elif header[c] == "status":
-                    item.setForeground(pg.mkColor(STATUS_COLORS.get(t.get("status"), "#000000")))
-                elif header[c] != "dir":
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                self.table.setItem(r, c, item)
-            if t.get("number") in selected:
-                self._select_row(r)
-        self.table.blockSignals(False)
-
-    def _select_row(self, r: int) -> None:
-        sm = self.table.selectionModel()
-        sm.select(self.table.model().index(r, 0), QItemSelectionModel.Select | QItemSelectionModel.Rows)
-
-    def _color(self, t: dict) -> str:
-        n = t.get("number")
-        return COLORS[n % len(COLORS)] if isinstance(n, int) else "#000000"
+        self.table.fill(self.sweep)
 
     def selected_numbers(self) -> list[int]:
-        rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        out = []
-        for r in rows:
-            item = self.table.item(r, 0)
-            n = item.data(Qt.UserRole) if item is not None else None
-            if isinstance(n, int):
-                out.append(n)
-        return out
+        return self.table.selected_numbers()
 
     def select_trials(self, numbers: list[int]) -> None:
-        self.table.clearSelection()
-        for r in range(self.table.rowCount()):
-            if self.table.item(r, 0).data(Qt.UserRole) in numbers:
-                self._select_row(r)
+        self.table.select_numbers(numbers)
         self._update_buttons()
 
     def selected_dirs(self) -> list[str]:
@@ -385,64 +213,16 @@ class SweepView(QWidget):
     def param_points(self) -> tuple[str, list[tuple[int, object, float, str]]]:
         """(parameter, [(trial, value, objective, status)]) for the objective-by-parameter plot."""
         name = self.param_combo.currentText()
-        pts = []
-        for t in (self.sweep or {}).get("trials", []):
-            obj = number(t.get("objective"))
-            params = t.get("params") if isinstance(t.get("params"), dict) else {}
-            if obj is not None and name in params and t.get("status") in ("completed", "pruned", "running",
-                                                                          "interrupted"):
-                pts.append((t.get("number"), params[name], obj, t.get("status")))
-        return name, pts
+        return name, sweep_plots.param_points(self.sweep, name)
 
     def _draw_params(self) -> None:
-        pi = self.plots["params"].getPlotItem()
-        pi.clear()
-        name, pts = self.param_points()
-        log = bool(self.sweep) and log_scaled(self.sweep, name)
-        numeric = all(number(v) is not None for _, v, _, _ in pts)
-        cats: list = []
-        if not numeric:
-            cats = sorted({str(v) for _, v, _, _ in pts})
-        pi.setLogMode(x=log and numeric, y=False)
-        pi.setLabel("bottom", name + (" (log)" if log and numeric else ""))
-        ax = pi.getAxis("bottom")
-        ax.setTicks([list(enumerate(cats))] if cats else None)
-        for status in ("completed", "pruned", "running", "interrupted"):
-            sel = [p for p in pts if p[3] == status]
-            if not sel:
-                continue
-            xs = [float(v) if numeric else cats.index(str(v)) for _, v, _, _ in sel]
-            if log and numeric:
-                xs = [math.log10(x) if x > 0 else float("nan") for x in xs]
-            ys = [o for _, _, o, _ in sel]
-            color = STATUS_COLORS[status]
-            pi.addItem(pg.ScatterPlotItem(xs, ys, size=10, symbol="o" if status == "completed" else "x",
-                                          brush=color, pen=pg.mkPen(color), name=status))
+        sweep_plots.draw_params(self.plots["params"], self.sweep, self.param_combo.currentText())
 
     def _draw_curves(self) -> None:
-        pi = self.plots["curves"].getPlotItem()
-        pi.clear()
-        for t in (self.sweep or {}).get("trials", []):
-            c = self.curves.get(t.get("number"))
-            if not c or not c["bleu"]:
-                continue
-            status = t.get("status")
-            early = status in ("pruned", "failed", "interrupted") or c["status"] in ("stopped", "pruned", "failed")
-            draw_curve(pi, c["elapsed"], c["bleu"], self._color(t), f"trial {t.get('number')}"
-                       + (f" ({status})" if early else ""), early)
+        sweep_plots.draw_curves(self.plots["curves"], self.sweep, self.curves)
 
     def _draw_best(self) -> None:
-        pi = self.plots["best"].getPlotItem()
-        pi.clear()
-        pts = best_so_far(self.sweep) if self.sweep else []
-        if pts:
-            xs, ys = [pts[0][0]], [pts[0][1]]
-            for x, y in pts[1:]:  # a staircase: the best holds until the next better trial ends
-                xs += [x, x]
-                ys += [ys[-1], y]
-            pi.plot(xs, ys, pen=pg.mkPen("#2ca02c", width=2))
-            pi.plot([p[0] for p in pts], [p[1] for p in pts], pen=None, symbol="o", symbolSize=7,
-                    symbolBrush="#2ca02c")
+        sweep_plots.draw_best(self.plots["best"], self.sweep)
 
     # -- exports -------------------------------------------------------------------------------------------------
     def export_table_csv(self, path) -> None:
@@ -452,23 +232,7 @@ class SweepView(QWidget):
         plot_to_png(self.plots[key], path)
 
     def export_plot_csv(self, key: str, path) -> None:
-        with open(os.fspath(path), "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            if key == "params":
-                name, pts = self.param_points()
-                w.writerow(["trial", name, "objective", "status"])
-                for n, v, o, s in pts:
-                    w.writerow([n, repr(v) if isinstance(v, float) else v, repr(o), s])
-            elif key == "curves":
-                w.writerow(["trial", "status", "elapsed", "tokens_seen", "dev_bleu"])
-                for t in (self.sweep or {}).get("trials", []):
-                    c = self.curves.get(t.get("number"))
-                    for e, tok, b in zip(*(c[k] for k in ("elapsed", "tokens", "bleu"))) if c else ():
-                        w.writerow([t.get("number"), t.get("status"), repr(e), int(tok), repr(b)])
-            else:
-                w.writerow(["sweep_seconds", "best_objective"])
-                for x, y in (best_so_far(self.sweep) if self.sweep else []):
-                    w.writerow([repr(x), repr(y)])
+        sweep_plots.write_plot_csv(path, key, self.sweep, self.curves, self.param_combo.currentText())
 
     # -- running -------------------------------------------------------------------------------------------------
     def running(self) -> bool:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from engine.contract.config import ConfigError
-from engine.sweep import report, spec as spec_lib, study as study_lib
+from engine.sweep import plan as plan_lib, report, spec as spec_lib, study as study_lib
 from engine.sweep.slurm import render
 
 BASE = """
@@ -126,7 +126,7 @@ def test_budget_and_pruner_need_what_they_judge_by():
 
 
 def test_param_sets_round_trip_floats():
-    assert spec_lib.param_sets({"train.lr": 0.1 + 0.2, "hardware.compile": True, "train.batch_size": 8}) == [
+    assert plan_lib.param_sets({"train.lr": 0.1 + 0.2, "hardware.compile": True, "train.batch_size": 8}) == [
         f"train.lr={0.1 + 0.2!r}", "hardware.compile=true", "train.batch_size=8"]
 
 

@@ -28,8 +28,8 @@ from engine.contract.launch import TrainArgs, engine_command
 from engine.contract.rundir import EVENTS, checkpoint_dir, run_dir_name, writer_alive
 
 from . import study as S
+from .plan import SweepSpec, format_value, param_sets
 from .report import BASE_FILE, SPEC_FILE, objective_of, trial_metrics
-from .spec import SweepSpec, format_value, param_sets
 
 POLL_S = 0.5
 LOGS_DIR = "logs"

@@ -21,7 +21,7 @@ from engine.contract.launch import engine_command
 from engine.contract.rundir import safe_name
 from engine.contract.slurm import format_time, parse_time
 
-from .spec import SweepSpec
+from .plan import SweepSpec
 
 
 def default_time(spec: SweepSpec, workers: int = 1, signal_seconds: int = 300) -> str:

@@ -28,7 +28,7 @@ from engine.contract.rundir import atomic_write_json
 
 from .claims import CLAIM_STALE_S, HEARTBEAT_S, Claim, worker_id  # noqa: F401  (re-exported)
 from .report import JOURNAL_FILE, SWEEP_FILE, trial_metrics
-from .spec import SweepSpec, fit_slack
+from .plan import SweepSpec, fit_slack
 
 STUDY_NAME = "sweep"
 ASK_LOCK = "ask.lock"

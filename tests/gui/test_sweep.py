@@ -14,7 +14,9 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog
 from engine.contract.events import encode
 
 from cramgui.sweep_dialog import SweepDialog, parse_values
-from cramgui.sweep_view import SweepView, best_so_far, log_scaled, read_sweep
+from cramgui.sweep_data import read_sweep
+from cramgui.sweep_plots import best_so_far, log_scaled
+from cramgui.sweep_view import SweepView
 from cramgui.worker import EngineWorker
 
 ROOT = Path(__file__).resolve().parents[2]

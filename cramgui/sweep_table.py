@@ -9,10 +9,10 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from engine.contract.events import number
+from engine.contract.sweeps import param_names
 
 from .compare_curves import COLORS
 from .formatting import DASH, fixed
-from .sweep_data import param_names
 
 STATUS_COLORS = {"completed": "#2ca02c", "pruned": "#ff7f0e", "running": "#1f77b4", "failed": "#d62728",
                  "interrupted": "#8c564b", "skipped": "#7f7f7f"}

@@ -10,7 +10,7 @@ decade or more), dev BLEU against training time for every trial (a pruned or sto
 a cross), and the best objective so far against sweep time. Selecting trials and choosing Compare emits
 `compare_requested(list of run dirs)`.
 
-The pieces: cramgui.sweep_data (reading the sweep directory), cramgui.sweep_table (the trial table),
+The pieces: engine.contract.sweeps (reading the sweep directory), cramgui.sweep_table (the trial table),
 cramgui.sweep_plots (the three plots and their CSV).
 """
 from __future__ import annotations
@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, Q
 
 from engine.contract.events import number
 from engine.contract.launch import engine_command
+from engine.contract.sweeps import param_names, read_sweep, trial_dir
 
 from . import sweep_plots
 from .compare_curves import dev_curve
 from .export import CSV, PNG, plot_to_png, save_as, table_model_to_csv
 from .formatting import DASH
-from .sweep_data import param_names, read_sweep, trial_dir
 from .sweep_table import TrialTable
 
 POLL_MS = 1000

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from engine.contract.config import ConfigError
+from engine.contract.sweeps import SWEEP_FILE
 from engine.sweep import plan as plan_lib, report, spec as spec_lib, study as study_lib
 from engine.sweep.slurm import render
 
@@ -161,7 +162,7 @@ def fake_sweep() -> dict:
 
 
 def test_report_table_and_csv(tmp_path):
-    (tmp_path / report.SWEEP_FILE).write_text(json.dumps(fake_sweep()))
+    (tmp_path / SWEEP_FILE).write_text(json.dumps(fake_sweep()))
     text = report.format_report(report.read_sweep(tmp_path))
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("trial"))

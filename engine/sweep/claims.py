@@ -1,6 +1,7 @@
 """Trial claims: SWEEP_DIR/claims/trial-NNN.json names the worker (host, pid) running trial NNN now; the worker
 touches it every HEARTBEAT_S. A claim is free when its process is dead on this host or it was not touched for
-CLAIM_STALE_S (a worker on another host that died). Pure Python: the report reads claims too.
+CLAIM_STALE_S (a worker on another host that died): engine.contract.sweeps judges it, for the workers, the report
+and the console alike.
 """
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ import socket
 import time
 from pathlib import Path
 
-from engine.contract.rundir import pid_alive
+from engine.contract.sweeps import CLAIM_STALE_S, claim_live, claim_path, read_claim  # noqa: F401
 
-CLAIMS_DIR = "claims"
-CLAIM_STALE_S = 120.0
 HEARTBEAT_S = 10.0
 
 
@@ -27,33 +26,17 @@ class Claim:
     """SWEEP_DIR/claims/trial-NNN.json: the worker that runs trial NNN now."""
 
     def __init__(self, sweep_dir: Path, number: int):
-        self.path = Path(sweep_dir) / CLAIMS_DIR / f"trial-{number:03d}.json"
+        self.sweep_dir, self.number = Path(sweep_dir), number
+        self.path = claim_path(sweep_dir, number)
         self.held = False
         self._touched = 0.0
 
     def holder(self) -> dict | None:
-        try:
-            d = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return {}
-        return d if isinstance(d, dict) else {}
+        return read_claim(self.sweep_dir, self.number)
 
     def live(self) -> bool:
         """Whether another live worker holds it."""
-        holder = self.holder()
-        if holder is None:
-            return False
-        try:
-            age = time.time() - self.path.stat().st_mtime
-        except OSError:
-            return False
-        if age > CLAIM_STALE_S:
-            return False
-        pid = holder.get("pid")
-        mine = holder.get("host") == socket.gethostname()
-        return not mine or pid_alive(pid if isinstance(pid, int) else -1)
+        return claim_live(self.sweep_dir, self.number)
 
     def acquire(self) -> bool:
         """Take the claim (taking a stale one over); False when a live worker holds it. Call under AskLock."""

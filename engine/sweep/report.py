@@ -1,12 +1,11 @@
-"""Reading a sweep back without Optuna: sweep.json (written by the workers after every change) and the trial run
-directories (through engine.contract only). `cram sweep report D [--csv]` prints this; the metrics of one trial
-(`trial_metrics`) are also what the workers put into sweep.json.
+"""Reading a sweep back without Optuna: sweep.json (engine.contract.sweeps reads it, as the console does) and the
+trial run directories (through engine.contract only). `cram sweep report D [--csv]` prints this; the metrics of one
+trial (`trial_metrics`) are also what the workers put into sweep.json.
 """
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,7 @@ from typing import Any
 from engine.contract.events import number, read_events
 from engine.contract.paths import LANGUAGES
 from engine.contract.rundir import EVENTS, fold_status, run_status, writer_alive
-
-SWEEP_FILE = "sweep.json"
-SPEC_FILE = "spec.toml"
-BASE_FILE = "base.toml"
-JOURNAL_FILE = "study.journal"
+from engine.contract.sweeps import load_sweep, param_names
 
 
 def objective_of(ev: dict, metric: str) -> float | None:
@@ -104,41 +99,14 @@ def trial_metrics(run_dir: str | os.PathLike, metric: str = "dev_bleu", pick: st
 
 # -- the report ---------------------------------------------------------------------------------------------------
 def read_sweep(sweep_dir: str | os.PathLike) -> dict:
-    """sweep.json as a dict; ValueError when it is missing or not a sweep."""
-    p = Path(sweep_dir) / SWEEP_FILE
-    if p.is_symlink() or not p.is_file():
-        raise ValueError(f"{sweep_dir}: no {SWEEP_FILE} (not a sweep directory)")
-    try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{p}: cannot read: {e}") from None
-    if not isinstance(d, dict) or not isinstance(d.get("trials"), list):
-        raise ValueError(f"{p}: not a sweep summary")
-    return live_view(Path(sweep_dir), d)
-
-
-def live_view(sweep_dir: Path, d: dict) -> dict:
-    """sweep.json as of now: a trial it calls running whose worker is gone (claim free, run not written) is
-    interrupted, and so is the sweep (a killed worker cannot update sweep.json)."""
-    from .claims import Claim
-
-    changed = False
-    for t in d["trials"]:
-        if t.get("status") == "running" and isinstance(t.get("number"), int):
-            rel = t.get("dir")
-            alive = bool(rel) and isinstance(rel, str) and writer_alive(sweep_dir / Path(rel).name)
-            if not alive and not Claim(sweep_dir, t["number"]).live():
-                t["status"] = "interrupted"
-                changed = True
-    if changed and d.get("state") == "running" and not any(t.get("status") == "running" for t in d["trials"]):
-        d["state"] = "interrupted"
-    return d
+    """sweep.json as of now (engine.contract.sweeps.load_sweep); ValueError when it is missing or not a sweep."""
+    return load_sweep(sweep_dir)
 
 
 def report_rows(sweep: dict) -> tuple[list[str], list[list]]:
     """The report table: one row per trial (varied values, status, objective, best dev BLEU, test BLEU per
     language and mean, trained seconds, tokens seen). Values are raw (numbers or None)."""
-    names = [p["name"] for p in (sweep.get("spec") or {}).get("params", []) if isinstance(p, dict)]
+    names = param_names(sweep)
     langs = sorted({lang for t in sweep["trials"] for lang in (t.get("test") or {})})
     header = (["trial"] + names + ["status", "objective", "best_dev_bleu"] + [f"test_{lang}" for lang in langs]
               + ["test_mean", "trained_s", "eval_s", "tokens_seen", "dir"])
@@ -164,7 +132,7 @@ def _cell(v: Any, param: bool = False) -> str:
 
 def format_report(sweep: dict) -> str:
     header, rows = report_rows(sweep)
-    n_params = len((sweep.get("spec") or {}).get("params", []))
+    n_params = len(param_names(sweep))
     table = [header] + [[_cell(v, 1 <= i <= n_params) for i, v in enumerate(r)] for r in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]

@@ -26,10 +26,11 @@ from engine.contract.events import decode, encode
 from engine.contract.files import open_read, say
 from engine.contract.launch import TrainArgs, engine_command
 from engine.contract.rundir import EVENTS, checkpoint_dir, run_dir_name, writer_alive
+from engine.contract.sweeps import BASE_FILE, SPEC_FILE
 
 from . import study as S
 from .plan import SweepSpec, format_value, param_sets
-from .report import BASE_FILE, SPEC_FILE, objective_of, trial_metrics
+from .report import objective_of, trial_metrics
 
 POLL_S = 0.5
 LOGS_DIR = "logs"

@@ -25,9 +25,10 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import TrialState
 
 from engine.contract.rundir import atomic_write_json
+from engine.contract.sweeps import JOURNAL_FILE, SWEEP_FILE
 
 from .claims import CLAIM_STALE_S, HEARTBEAT_S, Claim, worker_id  # noqa: F401  (re-exported)
-from .report import JOURNAL_FILE, SWEEP_FILE, trial_metrics
+from .report import trial_metrics
 from .plan import SweepSpec, fit_slack
 
 STUDY_NAME = "sweep"

@@ -12,9 +12,9 @@ import pytest
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog
 
 from engine.contract.events import encode
+from engine.contract.sweeps import read_sweep
 
 from cramgui.sweep_dialog import SweepDialog, parse_values
-from cramgui.sweep_data import read_sweep
 from cramgui.sweep_plots import best_so_far, log_scaled
 from cramgui.sweep_view import SweepView
 from cramgui.worker import EngineWorker

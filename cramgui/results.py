@@ -20,6 +20,11 @@ from .run_state import RunState
 OURS = "this run"
 MEAN = "mean"
 BASE_COLUMNS = ("Model", "Language", "Examples", "BLEU-4", "NLTK BLEU-4", "Best dev BLEU", "Decode s")
+# shown when the run measured the constant-prediction floor of its test split (engine.floor)
+FLOOR_COLUMNS = ["Constant floor", "Above floor"]
+FLOOR_TIPS = ["smoothed BLEU-4 of writing one constant sentence (the best training summary, chosen on dev) for "
+              "every test example: what a model that learned nothing about the input scores",
+              "BLEU-4 minus the constant floor: what the model adds over predicting one sentence"]
 BAR_COLORS = [(40, 100, 200), (230, 140, 40), (120, 120, 120), (60, 160, 90), (170, 70, 160)]
 
 
@@ -55,6 +60,11 @@ class ResultsTableModel(QAbstractTableModel):
     def set_data(self, results: dict[str, dict], best_dev: dict[str, float | None], languages=()) -> None:
         self.beginResetModel()
         self._rows = []
+        # the constant-prediction floor of each split, when the engine measured it: two more columns
+        self.with_floor = any(number(r.get("floor_bleu4")) is not None for r in results.values())
+        self.headers = list(BASE_COLUMNS) + [f"Δ vs {r['model']}" for r in self.references]
+        if self.with_floor:
+            self.headers += FLOOR_COLUMNS
         langs = _lang_order(set(results) | set(languages))
         for lang in langs:
             res = results.get(lang)
@@ -72,6 +82,9 @@ class ResultsTableModel(QAbstractTableModel):
             dec = [number(results[x].get("decode_seconds")) for x in done]
             if all(v is not None for v in dec):
                 mean["decode_seconds"] = float(np.sum(dec))
+            floors = [number(results[x].get("floor_bleu4")) for x in done]
+            if all(v is not None for v in floors):
+                mean["floor_bleu4"] = float(np.mean(floors))
             label = f"{MEAN} ({len(done)})"
             self._add_ours(label, mean, best_dev.get(MEAN), ref_langs=done)
             for ref in self.references:
@@ -95,11 +108,19 @@ class ResultsTableModel(QAbstractTableModel):
         text = [OURS, lang, "" if n is None else str(int(n)), fixed(bleu), fixed(res.get("nltk_bleu4")),
                 fixed(best_dev), fixed(res.get("decode_seconds"), 1)] + [fixed(d, signed=True) for d in deltas]
         tip = f"beam size {res.get('beam_size')}, split {res.get('split')}" if res.get("beam_size") else ""
+        if getattr(self, "with_floor", False):
+            fl = number(res.get("floor_bleu4"))
+            above = None if bleu is None or fl is None else bleu - fl
+            values += [fl, above]
+            text += [fixed(fl), fixed(above, signed=True)]
+            if isinstance(res.get("floor_text"), str) and res["floor_text"]:
+                tip += (", " if tip else "") + f"constant floor: “{res['floor_text'][:120]}” for every example"
         self._rows.append({"kind": "ours", "values": values, "text": text, "tooltip": tip})
 
     def _add_ref(self, ref, lang, value) -> None:
-        values = [ref["model"], lang, None, value, None, None, None] + [None] * len(self.references)
-        text = [ref["model"], lang, "", fixed(value), "", "", ""] + [""] * len(self.references)
+        extra = len(FLOOR_COLUMNS) if getattr(self, "with_floor", False) else 0
+        values = [ref["model"], lang, None, value, None, None, None] + [None] * (len(self.references) + extra)
+        text = [ref["model"], lang, "", fixed(value), "", "", ""] + [""] * (len(self.references) + extra)
         self._rows.append({"kind": "ref", "values": values, "text": text,
                            "tooltip": f"published: {ref.get('source') or '?'}"})
 
@@ -117,6 +138,8 @@ class ResultsTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.headers[section] if 0 <= section < len(self.headers) else None
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            if getattr(self, "with_floor", False) and section >= len(self.headers) - len(FLOOR_COLUMNS):
+                return FLOOR_TIPS[section - (len(self.headers) - len(FLOOR_COLUMNS))]
             return _HEADER_TIPS.get(min(section, 7))
         return None
 
@@ -139,6 +162,8 @@ class ResultsTableModel(QAbstractTableModel):
             if row["kind"] == "ref":
                 return QBrush(QColor(110, 110, 110))
             v = row["values"][c]
+            if getattr(self, "with_floor", False) and c == len(self.headers) - len(FLOOR_COLUMNS):
+                return None  # the floor itself is no gain or loss
             if c >= 7 and v is not None:
                 return QBrush(QColor(20, 120, 40) if v >= 0 else QColor(180, 40, 40))
         if role == Qt.ItemDataRole.ToolTipRole:

@@ -356,6 +356,8 @@ def setup(cfg: config_lib.RunConfig, run_dir: Path, emit: Callable, *, resume_fr
     if model is None:  # from scratch: the tokenizer is trained on the data
         tokenizer = make_tokenizer(cfg, splits, run_dir, dist)
         model, meta = build_model(cfg, tokenizer)
+    # saved checkpoints record this run's decoding (generation_config.json, the tokenizer's model_max_length)
+    meta = {**meta, "decoding": model_lib.decoding_settings(cfg)}
     ids = model_lib.special_ids(model)
     train_model = place_model(model, hw, dist, cfg.hardware.compile)
     enc = encode_splits(cfg, tokenizer, ids, splits, bucket_key)

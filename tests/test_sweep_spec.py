@@ -224,3 +224,22 @@ def test_job_array_script(tmp_path):
     script = tmp_path / "job.sh"
     script.write_text(text)
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+
+
+def test_the_report_shows_the_floor_when_trials_measured_it(tmp_path):
+    from engine.contract.events import EventWriter
+
+    d = tmp_path / "t0"
+    w = EventWriter(d / "events.jsonl")
+    w.emit("started", budget_seconds=10)
+    w.emit("result", language="python", split="test", n=5, bleu4=14.0, floor_bleu4=11.5)
+    w.emit("done", status="completed")
+    w.close()
+    m = report.trial_metrics(d)
+    assert m["floor_mean"] == 11.5 and m["above_floor"] == 2.5
+    sweep = {"trials": [{"number": 0, "status": "completed", "test": m["test"], "test_mean": m["test_mean"],
+                         "floor_mean": m["floor_mean"], "above_floor": m["above_floor"], "dir": "t0"}],
+             "spec": {"params": []}}
+    header, rows = report.report_rows(sweep)
+    assert header[header.index("test_mean") + 1:header.index("test_mean") + 3] == ["floor_mean", "above_floor"]
+    assert rows[0][header.index("above_floor")] == 2.5

@@ -42,7 +42,8 @@ def trial_metrics(run_dir: str | os.PathLike, metric: str = "dev_bleu", pick: st
     d = Path(run_dir)
     out: dict[str, Any] = {"status": "unknown", "evals": [], "objective": None, "best_dev_bleu": None,
                            "trained_seconds": 0.0, "eval_seconds": 0.0, "wall_seconds": 0.0, "tokens_seen": None,
-                           "test": {}, "test_mean": None, "sessions": 0, "resumed": False, "done_status": None}
+                           "test": {}, "test_mean": None, "floor": {}, "floor_mean": None, "above_floor": None,
+                           "sessions": 0, "resumed": False, "done_status": None}
     folded = "unknown"
     step_tokens = 0
     session_start = last_time = None
@@ -77,6 +78,9 @@ def trial_metrics(run_dir: str | os.PathLike, metric: str = "dev_bleu", pick: st
             b = number(ev.get("bleu4"))
             if b is not None:
                 out["test"][ev["language"]] = b
+            fl = number(ev.get("floor_bleu4"))
+            if fl is not None:
+                out["floor"][ev["language"]] = fl
         elif kind == "done":
             out["done_status"] = ev.get("status") if isinstance(ev.get("status"), str) else None
             tok = number(ev.get("tokens_seen"))
@@ -92,6 +96,10 @@ def trial_metrics(run_dir: str | os.PathLike, metric: str = "dev_bleu", pick: st
     out["objective"] = pick_objective([v for _, v in out["evals"]], pick, direction)
     if out["test"]:
         out["test_mean"] = sum(out["test"].values()) / len(out["test"])
+    both = [lang for lang in out["test"] if lang in out["floor"]]
+    if both:  # the constant-prediction floor of the same test splits, and what the trial adds over it
+        out["floor_mean"] = sum(out["floor"][x] for x in both) / len(both)
+        out["above_floor"] = sum(out["test"][x] - out["floor"][x] for x in both) / len(both)
     for k in ("trained_seconds", "eval_seconds", "wall_seconds"):
         out[k] = round(out[k], 3)
     return out
@@ -108,8 +116,10 @@ def report_rows(sweep: dict) -> tuple[list[str], list[list]]:
     language and mean, trained seconds, tokens seen). Values are raw (numbers or None)."""
     names = param_names(sweep)
     langs = sorted({lang for t in sweep["trials"] for lang in (t.get("test") or {})})
+    with_floor = any(number(t.get("floor_mean")) is not None for t in sweep["trials"])
     header = (["trial"] + names + ["status", "objective", "best_dev_bleu"] + [f"test_{lang}" for lang in langs]
-              + ["test_mean", "trained_s", "eval_s", "tokens_seen", "dir"])
+              + ["test_mean"] + (["floor_mean", "above_floor"] if with_floor else [])
+              + ["trained_s", "eval_s", "tokens_seen", "dir"])
     rows = []
     for t in sweep["trials"]:
         params = t.get("params") or {}
@@ -117,8 +127,8 @@ def report_rows(sweep: dict) -> tuple[list[str], list[list]]:
         rows.append([t.get("number")] + [params.get(n) for n in names]
                     + [t.get("status"), t.get("objective"), t.get("best_dev_bleu")]
                     + [test.get(lang) for lang in langs]
-                    + [t.get("test_mean"), t.get("trained_seconds"), t.get("eval_seconds"), t.get("tokens_seen"),
-                       t.get("dir")])
+                    + [t.get("test_mean")] + ([t.get("floor_mean"), t.get("above_floor")] if with_floor else [])
+                    + [t.get("trained_seconds"), t.get("eval_seconds"), t.get("tokens_seen"), t.get("dir")])
     return header, rows
 
 

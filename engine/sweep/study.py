@@ -181,6 +181,7 @@ def summary(spec: SweepSpec, study: optuna.Study, sweep_dir: Path, state: str | 
                "eval_seconds": m.get("eval_seconds", 0.0),
                "wall_seconds": max(float(t.user_attrs.get(A_PROCESS) or 0.0), m.get("wall_seconds", 0.0)),
                "tokens_seen": m.get("tokens_seen"), "test": m.get("test", {}), "test_mean": m.get("test_mean"),
+               "floor_mean": m.get("floor_mean"), "above_floor": m.get("above_floor"),
                "budget_seconds": t.user_attrs.get(A_BUDGET), "worker": t.user_attrs.get(A_WORKER),
                "sessions": m.get("sessions", 0), "resumed": m.get("resumed", False),
                "intermediate": sorted([int(k), v] for k, v in t.intermediate_values.items()),

@@ -198,8 +198,8 @@ def _launch_torchrun(args, n: int, run_dir: Path) -> int:
     print("cram: launching " + " ".join(cmd), file=sys.stderr, flush=True)
     proc = subprocess.Popen(cmd)
     forward = lambda signum, frame: proc.send_signal(signum)  # noqa: E731
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2):  # stop, stop, stop, prune
+        signal.signal(sig, forward)
     return proc.wait()  # rank 0 printed the results table
 
 
@@ -461,6 +461,9 @@ def _slurm_sweep(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cram", description="Cram code-summarization models under a time budget "
                                 "and evaluate them like CodeXGLUE code-to-text (smoothed BLEU-4).")
+    from .contract import version
+
+    p.add_argument("--version", action="version", version=f"cram {version()}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     t = sub.add_parser("train", help="train (or resume) a run, then evaluate it")
@@ -544,10 +547,16 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--preset")
     csub.add_parser("presets")
     c.set_defaults(func=cmd_config)
+
+    from .export_cli import add_export_parser
+    add_export_parser(sub)
     return p
 
 
 def main(argv=None) -> int:
+    from .stdio import protect_stdio
+
+    protect_stdio()  # a dead console or `2>&-` must never end the run (engine/stdio.py)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -105,7 +105,6 @@ def evaluate_checkpoint(cfg: config_lib.RunConfig, run_dir: Path, emit: Callable
         cfg.eval.split = split
         if beam:
             cfg.eval.beam_size = beam
-        emit("phase", phase="loading_data", message=f"checkpoint {folder.name}")
         s = setup_eval(cfg, run_dir, emit, folder)
         st = TrainState.from_dict(ckpt.load_state(folder))
         finish(s, st, emit, model=s.model, stop=stop)

@@ -348,13 +348,18 @@ def setup(cfg: config_lib.RunConfig, run_dir: Path, emit: Callable, *, resume_fr
     seed_everything(cfg.train.seed)
     model = tokenizer = meta = None
     if resume_from is not None:
+        emit("phase", phase="model", message="loading the checkpoint")
         model, tokenizer, meta = model_lib.load(resume_from)
     elif cfg.model.source != "scratch":
+        emit("phase", phase="model", message=f"loading {cfg.model.name_or_path}")
         tokenizer = make_tokenizer(cfg, {}, run_dir, dist, location)
         model, meta = build_model(cfg, tokenizer, location)
+    emit("phase", phase="loading_data")
     splits = load_splits(cfg.data, dist, emit)
     if model is None:  # from scratch: the tokenizer is trained on the data
+        emit("phase", phase="tokenizer", message=f"BPE, {cfg.model.vocab_size} tokens")
         tokenizer = make_tokenizer(cfg, splits, run_dir, dist)
+        emit("phase", phase="model", message=f"{cfg.model.size}, from scratch")
         model, meta = build_model(cfg, tokenizer)
     # saved checkpoints record this run's decoding (generation_config.json, the tokenizer's model_max_length)
     meta = {**meta, "decoding": model_lib.decoding_settings(cfg)}
@@ -390,7 +395,9 @@ def setup_eval(cfg: config_lib.RunConfig, run_dir: Path, emit: Callable, folder:
         raise StopRun("config", str(errors[0]), f"fix the setting in {Path(run_dir) / CONFIG} and evaluate again")
     hw = resolve_hardware(cfg)
     dist = distributed.init(hw.device.type)
+    emit("phase", phase="model", message=f"loading {Path(folder).name}")
     model, tokenizer, meta = model_lib.load(folder)
+    emit("phase", phase="loading_data")
     splits = load_splits(cfg.data, dist, emit)
     ids = model_lib.special_ids(model)
     place_model(model, hw, distributed.Dist())  # no DDP: evaluation shards the examples itself

@@ -139,7 +139,6 @@ def run(cfg: config_lib.RunConfig, run_dir: Path, writer, resume: bool = False,
         for problem in mirrors.problems if mirrors is not None else ():
             emit("log", level="warning", message=problem)
         resume_from = resume_checkpoint(run_dir, emit) if resume else None
-        emit("phase", phase="loading_data")
         s = setup(cfg, run_dir, emit, resume_from=resume_from, bucket_key=bucket_key)
         if resume_from is not None:
             st = TrainState.from_dict(ckpt.load_state(resume_from))

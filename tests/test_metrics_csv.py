@@ -49,7 +49,7 @@ def check_rows(rows: list[dict], events: list[dict]) -> None:
             v = number(e.get(k))
             assert (r[k] == "") if v is None else float(r[k]) == v, (k, r[k], e.get(k))
         if e["event"] == "eval":
-            assert r["best"] == "True" and int(r["dev_n"]) == e["n"]
+            assert r["best"] == str(bool(e.get("best"))) and int(r["dev_n"]) == e["n"]
             for lang, b in (e.get("per_language") or {}).items():
                 assert float(r[f"dev_bleu_{lang}"]) == b
 

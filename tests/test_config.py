@@ -147,3 +147,9 @@ def test_bad_config_files_get_a_field_message(tmp_path, text, suffix, want):
     p.write_bytes(text)
     with pytest.raises(c.ConfigError, match=want):
         c.load(p)
+
+
+def test_fp16_on_a_cpu_is_refused_at_the_field():
+    cfg = c.preset("smoke")
+    cfg.hardware.device, cfg.hardware.precision = "cpu", "fp16"
+    assert [e.field for e in c.validate(cfg)] == ["hardware.precision"]

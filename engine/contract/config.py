@@ -344,6 +344,9 @@ def validate(cfg: RunConfig) -> list[ConfigError]:
                                       "(DIR/{lang}/{train,valid,test}.jsonl)"))
         elif not Path(cfg.data.path).expanduser().is_dir():
             errors.append(ConfigError("data.path", f"folder {cfg.data.path!r} does not exist"))
+    if cfg.hardware.device == "cpu" and cfg.hardware.precision == "fp16":
+        errors.append(ConfigError("hardware.precision", "fp16 needs CUDA (its loss scaling runs on the GPU); use "
+                                  "bf16, fp32 or auto on a CPU"))
     if cfg.data.source == "builtin" and cfg.data.languages != ["python"]:
         errors.append(ConfigError("data.languages", "the built-in corpus has Python only; set data.languages="
                                   "python or use data.source=codexglue"))

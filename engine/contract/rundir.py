@@ -4,14 +4,18 @@ RUN_DIR/
   config.json            resolved RunConfig
   env.json               versions, device, hostname, pid, command line
   events.jsonl           the event stream (see engine.contract.events)
-  checkpoints/last/      latest checkpoint: model + tokenizer (save_pretrained) + trainer_state.pt
-  checkpoints/best/      best dev-BLEU checkpoint, same layout
-  results.csv            language,split,n,bleu4,nltk_bleu4,decode_seconds,beam_size
+  checkpoints/last/      latest checkpoint: model + tokenizer (save_pretrained), optimizer.pt (tensors only),
+                         cram_state.json (TrainState; trainer_state.json in older runs), written last
+  checkpoints/best/      best dev-BLEU checkpoint, same layout without optimizer.pt
+  results.csv            RESULT_FIELDS (with the constant floor of each split)
   {lang}_{split}.output  predictions, `idx<TAB>text` per line (the CodeXGLUE evaluator's format)
   {lang}_{split}.gold    references, same format
   samples.jsonl          one JSON object per sample: language, split, idx, code, reference, prediction, bleu
   tokenizer/             the run's tokenizer (from-scratch models)
   worker.pid             pid of the process writing this run while it runs
+  writer.lock            the writer's host/pid/start (engine.contract.lock)
+  metrics.csv            one row per step / dev evaluation (engine.mirrors)
+  console.json           the console's name and notes (the engine never touches it)
 """
 from __future__ import annotations
 

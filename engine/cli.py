@@ -210,10 +210,17 @@ def _print_results(run_dir: Path) -> None:
     if not rows:
         return
     print(f"\nResults ({run_dir}):")
-    print(f"{'language':<12}{'split':<7}{'n':>7}{'BLEU-4':>9}{'NLTK':>9}{'decode s':>10}")
+    print(f"{'language':<12}{'split':<7}{'n':>7}{'BLEU-4':>9}{'floor':>9}{'above':>9}{'NLTK':>9}{'decode s':>10}")
+
+    def cell(v, spec, width):
+        return format(v, spec).rjust(width) if isinstance(v, (int, float)) else "-".rjust(width)
+
     for r in rows:
-        print(f"{r['language']:<12}{r['split']:<7}{r['n']:>7}{r['bleu4']:>9.2f}{r['nltk_bleu4']:>9.2f}"
-              f"{r['decode_seconds']:>10.1f}")
+        print(f"{r['language']:<12}{r['split']:<7}{cell(r.get('n'), 'd', 7)}{cell(r.get('bleu4'), '.2f', 9)}"
+              f"{cell(r.get('floor_bleu4'), '.2f', 9)}{cell(r.get('above_floor'), '+.2f', 9)}"
+              f"{cell(r.get('nltk_bleu4'), '.2f', 9)}{cell(r.get('decode_seconds'), '.1f', 10)}")
+    print("floor = smoothed BLEU-4 of one constant sentence (the best training summary, chosen on dev) for every "
+          "example")
     print(f"Re-score with the official evaluator: python evaluator.py {run_dir}/<lang>_<split>.gold "
           f"< {run_dir}/<lang>_<split>.output")
 

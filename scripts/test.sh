@@ -8,5 +8,7 @@ echo "test: import-linter (engine/console boundary)" >&2
 .venv/bin/lint-imports --no-cache
 echo "test: ruff" >&2
 .venv/bin/ruff check .
+echo "test: the wheel, installed outside the checkout" >&2
+bash scripts/wheel_check.sh
 echo "test: pytest" >&2
 .venv/bin/python -m pytest "$@"

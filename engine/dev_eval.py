@@ -1,7 +1,10 @@
-"""The dev evaluation during training: dev loss and dev BLEU-4 per language on the fixed dev subsets, with the
-budget clock paused; an `eval` event; a new best dev BLEU writes the 'best' checkpoint."""
+"""The dev evaluation during training: dev loss and dev BLEU-4 per language on the fixed dev subsets
+(engine.session.dev_subset: seeded random samples of eval.dev_subset examples) decoded with eval.dev_beam_size
+beams, with the budget clock paused; an `eval` event; a better evaluation (`better`) writes the 'best'
+checkpoint."""
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 from collections.abc import Callable
@@ -17,6 +20,29 @@ if TYPE_CHECKING:
     from .session import Session
 
 
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def better(bleu: float, loss: float, st: TrainState, margin: float) -> bool:
+    """Whether a dev evaluation (mean dev BLEU `bleu`, mean dev loss `loss`) beats the 'best' checkpoint of `st`.
+    Dev BLEU differences up to `margin` (eval.dev_tie_bleu) are noise: a BLEU more than `margin` above the best's
+    wins; one within `margin` of the best's -- and of the highest dev BLEU seen so far, so that a chain of ties
+    cannot drift down -- wins when its dev loss is lower (by strictly higher BLEU when a loss is unknown or not
+    finite: a checkpoint from before the tie-break); anything lower loses."""
+    best = st.best_dev_bleu
+    if best is None:
+        return True
+    if bleu > best + margin:
+        return True
+    top = max(best, st.top_dev_bleu if st.top_dev_bleu is not None else best)
+    if bleu < best - margin or bleu < top - margin:
+        return False
+    if _finite(loss) and _finite(st.best_dev_loss):
+        return loss < st.best_dev_loss or (loss == st.best_dev_loss and bleu > best)
+    return bleu > best
+
+
 def dev_eval(s: Session, st: TrainState, clock: BudgetClock, emit: Callable) -> None:
     with clock.paused():
         t0 = time.perf_counter()
@@ -25,16 +51,18 @@ def dev_eval(s: Session, st: TrainState, clock: BudgetClock, emit: Callable) -> 
         for es in s.dev_sets:
             losses.append(dev_loss(s.model, es.enc, s.ids, cfg.eval.batch_size, s.hw.device, s.hw.autocast(),
                                    s.dist))
-            sc = decode_and_score(s.model, s.tokenizer, es, s.ids, beam_size=cfg.eval.beam_size,
+            sc = decode_and_score(s.model, s.tokenizer, es, s.ids, beam_size=cfg.eval.dev_beam_size,
                                   max_len=cfg.data.max_target_len, batch_size=cfg.eval.batch_size,
                                   device=s.hw.device, autocast=s.hw.autocast(), d=s.dist)
             bleus.append(sc["bleu4"])
             n += len(es.examples)
         s.model.train()
         loss, bleu4 = float(np.mean(losses)), float(np.mean(bleus))
-        best = st.best_dev_bleu is None or bleu4 > st.best_dev_bleu
+        best = better(bleu4, loss, st, cfg.eval.dev_tie_bleu)
         if best:
             st.best_dev_bleu = bleu4
+            st.best_dev_loss = loss if math.isfinite(loss) else None
+        st.top_dev_bleu = bleu4 if st.top_dev_bleu is None else max(st.top_dev_bleu, bleu4)
         st.last_eval_step = st.step
         seconds = time.perf_counter() - t0
         st.eval_seconds += seconds

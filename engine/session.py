@@ -268,17 +268,29 @@ class EncodedSplits:
     test_sets: list[EvalSet]
 
 
+def dev_subset(examples: list, n: int, seed: int, language: str) -> list:
+    """The dev examples a language's dev evaluations decode: a seeded random sample of `n` of them (all when there
+    are no more than `n`), in file order. It depends only on the examples, `n`, `seed` (eval.dev_seed) and the
+    language, never on the training seed or the process: every dev evaluation of a run, a resumed run and every
+    run on the same data (sweep trials, seeds) score the same examples, and not just the first lines of the file,
+    which can be one project's."""
+    if n >= len(examples):
+        return list(examples)
+    rng = random.Random(f"cram-dev-subset:{seed}:{language}")  # str seeds hash with sha512: stable everywhere
+    return [examples[i] for i in sorted(rng.sample(range(len(examples)), n))]
+
+
 def encode_splits(cfg: config_lib.RunConfig, tokenizer, ids: dict, splits: dict,
                   bucket_key: Callable = default_bucket_key) -> EncodedSplits:
-    """Token ids of the training split (all languages) with its bucket keys, of each language's dev subset, and
-    of the split evaluated at the end (eval.split)."""
+    """Token ids of the training split (all languages) with its bucket keys, of each language's dev subset
+    (`dev_subset`), and of the split evaluated at the end (eval.split)."""
     c = cfg.data
     enc = lambda exs: encode(exs, tokenizer, c.max_source_len, c.max_target_len, ids["eos"])  # noqa: E731
     train = [e for (lang, split), exs in sorted(splits.items()) if split == "train" for e in exs]
     train_enc = enc(train)
     dev_sets, test_sets = [], []
     for lang in c.languages:
-        dev = splits[(lang, "valid")][: cfg.eval.dev_subset]
+        dev = dev_subset(splits[(lang, "valid")], cfg.eval.dev_subset, cfg.eval.dev_seed, lang)
         dev_sets.append(EvalSet(lang, "valid", dev, enc(dev)))
         test = splits[(lang, cfg.eval.split)]
         test_sets.append(EvalSet(lang, cfg.eval.split, test, enc(test)))

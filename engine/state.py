@@ -15,7 +15,9 @@ class TrainState:
     batch_in_epoch: int = 0             # batches of that epoch already consumed (all ranks together)
     tokens_seen: int = 0                # real source + target tokens trained on
     examples_seen: int = 0
-    best_dev_bleu: float | None = None
+    best_dev_bleu: float | None = None  # dev BLEU of the 'best' checkpoint
+    best_dev_loss: float | None = None  # dev loss of the 'best' checkpoint (the tie-break, engine.dev_eval.better)
+    top_dev_bleu: float | None = None   # the highest dev BLEU of any dev evaluation
     eval_seconds: float = 0.0           # wall seconds spent in dev evaluation
     last_eval_step: int | None = None   # the step of the latest dev evaluation
 

@@ -127,6 +127,12 @@ class EvalConfig:
                              min=0.0, unit="s")
     dev_subset: int = f(200, "Dev examples (per language) decoded for dev BLEU at each dev evaluation",
                         min=1, max=100000)
+    dev_seed: int = f(0, "Seed of the dev subset: the same seeded random eval.dev_subset examples at every dev "
+                      "evaluation, across resumes and across runs on the same data", min=0, max=2**31 - 1)
+    dev_beam_size: int = f(1, "Beam size for dev BLEU during training (1 = greedy); eval.beam_size decodes the "
+                           "final evaluation", min=1, max=64)
+    dev_tie_bleu: float = f(0.3, "Dev BLEU differences up to this many points count as noise: within them the "
+                            "lower dev loss picks the best checkpoint", min=0.0, max=100.0)
     samples: int = f(20, "Test samples per language kept for inspection (code, reference, prediction)",
                      min=0, max=10000)
     split: str = f("test", "Split evaluated at the end of training", choices=["test", "valid"])

@@ -1,5 +1,7 @@
 """`python -m bench all|train|beam|bleu-budget|budget|gui|gpu [--long]`: the speed benchmarks (issue 5);
 `python -m bench faults --trials N`: fault injection (issue 10, bench/faults.py; not part of `all`).
+`python -m bench cram [--tasks builtin,ruby] [--budget 120,600] [--threads 1] [--seeds 3] [--busy 1]`: test BLEU-4
+above the constant floor at fixed CPU budgets (issue 14, bench/cram.py; not part of `all`).
 
   all          items 1-5 (about 8 minutes on a 2-core CPU); prints the table, writes bench/out/latest.json
   train        1. training throughput, engine step vs the original recipe's padded step
@@ -41,7 +43,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=("all",) + ITEMS + ("faults",))
+    ap.add_argument("what", choices=("all",) + ITEMS + ("faults", "cram"))
     ap.add_argument("--long", action="store_true", help="also the opt-in parts (10-minute budgets)")
     ap.add_argument("--retrain", action="store_true", help="beam: train the beam model again (else reused)")
     ap.add_argument("--model", help="beam: use this checkpoint folder instead of training one")
@@ -52,6 +54,11 @@ def main(argv=None) -> int:
         from . import faults
 
         return faults.main(rest)
+
+    if args.what == "cram":
+        from . import cram
+
+        return cram.main(rest)
 
     if args.what == "gpu":
         from . import gpu

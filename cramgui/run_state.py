@@ -2,15 +2,12 @@
 
 `RunState` ingests engine events (the dicts of `engine.contract.events`) from a live worker or from a run directory
 being replayed; the views (plots, results, samples, status line) only observe it. Step events, by far the most frequent,
-go into growable numpy columns (`Series`) in batches: `ingest_many` of a burst costs a few numpy calls and emits a
-single `progressed` signal.
+go into growable numpy columns (`Series`, cramgui.run_series) in batches: `ingest_many` of a burst costs a few numpy
+calls and emits a single `progressed` signal. The ETA estimates live in cramgui.run_eta, the replay of a run
+directory (`load_run_dir`) in cramgui.run_replay.
 """
 from __future__ import annotations
 
-import json
-import math
-import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,109 +15,20 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine.contract.events import number
-from engine.contract.rundir import CONFIG, fold_status, read_results, read_samples
+from engine.contract.rundir import fold_status
 
-from .tailer import replay
+from .run_eta import RunEstimates
+from .run_replay import RunReplay
+from .run_series import STEP_COLUMNS, Series, _last_finite, _max_finite
 
-STEP_COLUMNS = ("step", "elapsed", "loss", "lr", "tokens_per_s", "progress", "grad_norm", "mfu", "tokens", "epoch",
-                "max_memory_allocated", "max_memory_reserved")
+__all__ = ["PHASE_TEXT", "STEP_COLUMNS", "RunState", "Series", "format_log"]   # Series: re-exported
+
 # what each phase (engine.contract.events.PHASES) is called in the status line
 PHASE_TEXT = {"starting": "starting: importing", "loading_data": "starting: loading data",
               "tokenizer": "starting: training the tokenizer", "model": "starting: building the model",
               "compiling": "starting: compiling", "training": "training", "dev_eval": "dev evaluation",
               "checkpointing": "checkpointing", "test_decode": "test decoding", "finished": "finished"}
 _BEFORE_TRAINING = {"starting", "loading_data", "tokenizer", "model", "compiling", "dev_eval", "checkpointing"}
-
-
-# --------------------------------------------------------------------------------------------------------------
-class Series:
-    """Growable float64 columns with amortised O(1) append. `view(name)` is the filled part (no copy).
-
-    `generation` changes whenever rows are removed (clear/truncate), so an observer that keeps derived arrays
-    incrementally (an EMA, say) knows it must recompute from scratch."""
-
-    def __init__(self, columns: Iterable[str] = STEP_COLUMNS, capacity: int = 1024):
-        self.columns = tuple(columns)
-        self._cap = max(16, int(capacity))
-        self._data = {c: np.full(self._cap, np.nan) for c in self.columns}
-        self._n = 0
-        self.generation = 0
-
-    def __len__(self) -> int:
-        return self._n
-
-    def view(self, name: str) -> np.ndarray:
-        return self._data[name][: self._n]
-
-    def _reserve(self, extra: int) -> None:
-        need = self._n + extra
-        if need <= self._cap:
-            return
-        cap = self._cap
-        while cap < need:
-            cap *= 2
-        for c in self.columns:
-            arr = np.full(cap, np.nan)
-            arr[: self._n] = self._data[c][: self._n]
-            self._data[c] = arr
-        self._cap = cap
-
-    def extend(self, cols: dict[str, Any]) -> int:
-        """Append rows given column -> sequence (missing columns are NaN; None becomes NaN). Returns rows added."""
-        k = 0
-        arrays = {}
-        for c in self.columns:
-            if c in cols:
-                a = _column(cols[c])
-                arrays[c] = a
-                k = max(k, len(a))
-        if k == 0:
-            return 0
-        self._reserve(k)
-        lo, hi = self._n, self._n + k
-        for c in self.columns:
-            a = arrays.get(c)
-            if a is None or len(a) != k:
-                self._data[c][lo:hi] = np.nan
-                if a is not None:
-                    self._data[c][lo:lo + len(a)] = a
-            else:
-                self._data[c][lo:hi] = a
-        self._n = hi
-        return k
-
-    def append(self, **values: Any) -> None:
-        self.extend({k: [v] for k, v in values.items()})
-
-    def truncate(self, n: int) -> None:
-        n = max(0, min(int(n), self._n))
-        if n != self._n:
-            for c in self.columns:
-                self._data[c][n: self._n] = np.nan
-            self._n = n
-            self.generation += 1
-
-    def clear(self) -> None:
-        self.truncate(0)
-        self.generation += 1
-
-
-def _column(values: Any) -> np.ndarray:
-    """A column of event values as float64, each read as engine.contract.events.number reads it (NaN for missing,
-    null, bool, text and non-finite values); numbers only, the common case, in one numpy conversion."""
-    if isinstance(values, np.ndarray):
-        a = values.astype(np.float64, copy=False).reshape(-1) if values.dtype.kind in "iuf" else None
-    else:
-        values = list(values)
-        a = np.asarray(values, dtype=np.float64) if set(map(type, values)) <= _PLAIN else None
-    if a is None:
-        return np.array([math.nan if (v := number(x)) is None else v for x in values], dtype=np.float64)
-    if not np.isfinite(a).all():
-        a = np.where(np.isfinite(a), a, np.nan)
-    return a
-
-
-_PLAIN = {float, int, type(None)}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -134,7 +42,7 @@ def _idle_status() -> dict:
 _STATES = {"unknown": "idle", "started": "running"}   # fold_status values shown under another name
 
 
-class RunState(QObject):
+class RunState(RunReplay, RunEstimates, QObject):
     """Everything one run has streamed, as plain data + Qt signals. Ingests engine events (dicts)."""
 
     reset_signal = Signal()            # state cleared (new run / opened another run)
@@ -238,83 +146,6 @@ class RunState(QObject):
             self._set_phase("training")               # steps are training (an engine without phase events too)
         self._fold(last)
         self._update_eta()
-
-    def _update_eta(self) -> None:
-        """`train_eta` (the training budget left, from progress), `eval_eta` (the final decoding still to come) and
-        their sum `eta_seconds`. The evaluation is estimated from the dev evaluations' seconds per example times
-        the final split's examples, and once decoding has started from its own progress."""
-        st = self.status
-        budget = st.get("budget_seconds")
-        elapsed = st.get("elapsed") or 0.0
-        progress = st.get("progress") or 0.0
-        st["remaining"] = max(0.0, budget - elapsed) if budget else None
-        if st.get("phase") in ("test_decode", "finished") or self.decode:
-            train = 0.0
-        elif 0.0 < progress < 1.0 and elapsed > 0:
-            train = elapsed * (1.0 - progress) / progress
-        elif progress >= 1.0:
-            train = 0.0
-        else:
-            train = st["remaining"]
-        st["train_eta"] = train
-        st["eval_eta"] = self._eval_eta()
-        st["decode"] = self._decode_summary()
-        if train is None:
-            st["eta_seconds"] = None
-        else:
-            st["eta_seconds"] = train + (st["eval_eta"] or 0.0)
-
-    def eval_examples(self) -> dict[str, int]:
-        """Examples of the final split per language (the `data` events, capped by data.max_test)."""
-        cfg = self.config if isinstance(self.config, dict) else {}
-        split = str(((cfg.get("eval") or {}).get("split")) or "test")
-        cap = number((cfg.get("data") or {}).get("max_test" if split == "test" else "max_valid")) or 0
-        out: dict[str, int] = {}
-        for d in self.data_reports:
-            n = number(d.get("n"))
-            if d.get("split") == split and n is not None:
-                out[str(d.get("language") or "?")] = int(min(n, cap) if cap > 0 else n)
-        return out
-
-    def _seconds_per_example(self) -> float | None:
-        """Decoding seconds per example: from the decode progress when it has started, else from the last dev
-        evaluations (eval_seconds / n)."""
-        for ev in reversed(list(self.decode.values())):
-            done, total, eta = number(ev.get("done")), number(ev.get("total")), number(ev.get("eta_seconds"))
-            if done and total and eta is not None and total > done:
-                return eta / (total - done)
-        rates = [number(e.get("eval_seconds")) / number(e.get("n")) for e in self.evals[-3:]
-                 if number(e.get("eval_seconds")) is not None and number(e.get("n"))]
-        return sum(rates) / len(rates) if rates else None
-
-    def _eval_eta(self) -> float | None:
-        if self.done is not None:
-            return 0.0
-        per = self._seconds_per_example()
-        counts = self.eval_examples()
-        left = 0.0
-        for (lang, _split), ev in self.decode.items():
-            total, done = number(ev.get("total")) or 0, number(ev.get("done")) or 0
-            eta = number(ev.get("eta_seconds"))
-            counts.pop(lang, None)
-            if total > done:
-                left += eta if eta is not None else (per or 0.0) * (total - done)
-        if per is None:
-            return left if self.decode else None
-        return left + per * sum(counts.values())
-
-    def _decode_summary(self) -> dict | None:
-        """The decoding in progress: {language, split, done, total, eta_seconds} of the latest decode event, with
-        `all_done` / `all_total` over every language decoded so far."""
-        if not self.decode:
-            return None
-        last = list(self.decode.values())[-1]
-        all_done = sum(int(number(e.get("done")) or 0) for e in self.decode.values())
-        all_total = sum(int(number(e.get("total")) or 0) for e in self.decode.values())
-        return {"language": last.get("language"), "split": last.get("split"),
-                "done": int(number(last.get("done")) or 0), "total": int(number(last.get("total")) or 0),
-                "eta_seconds": number(last.get("eta_seconds")), "all_done": all_done, "all_total": all_total,
-                "languages": len(self.decode)}
 
     def _set_phase(self, phase: str | None, message: str | None = None) -> None:
         st = self.status
@@ -475,54 +306,6 @@ class RunState(QObject):
                 cur.append(it)
             else:
                 cur[j] = it
-
-    # -- replay -----------------------------------------------------------------------------------------------
-    def load_run_dir(self, path: str | os.PathLike) -> None:
-        """Clear, then replay RUN_DIR/events.jsonl (a torn last line is skipped; `replay_offset` is left at its
-        start so a follower can read on from there). results.csv / samples.jsonl / config.json fill in what the
-        events lack."""
-        d = Path(path)
-        self.clear()
-        self.run_dir = str(d)
-        events, self.replay_offset = replay(d)   # complete lines only: a torn tail is left for a follower
-        self.ingest_many(events)
-        self.run_dir = str(d)
-        if self.config is None:
-            cfg_path = d / CONFIG
-            if cfg_path.is_file():
-                try:
-                    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    cfg = None
-                self.config = cfg if isinstance(cfg, dict) else None
-        if not self.results:
-            for row in read_results(d):
-                ev = {"event": "result", **{k: (None if v == "" else v) for k, v in row.items()}}
-                self._apply("result", ev)
-        if not self.samples:
-            by_lang: dict[str, list[dict]] = {}
-            for s in read_samples(d):
-                if isinstance(s, dict):
-                    by_lang.setdefault(str(s.get("language") or "?"), []).append(s)
-            for lang, items in by_lang.items():
-                self._add_samples(lang, items)
-                self.samples_added.emit(lang)
-
-
-def _last_finite(a: np.ndarray) -> float | None:
-    if len(a) == 0:
-        return None
-    tail = a[-256:]
-    ok = np.flatnonzero(np.isfinite(tail))
-    if len(ok):
-        return float(tail[ok[-1]])
-    ok = np.flatnonzero(np.isfinite(a))
-    return float(a[ok[-1]]) if len(ok) else None
-
-
-def _max_finite(a: np.ndarray) -> float | None:
-    ok = a[np.isfinite(a)] if len(a) else a
-    return float(ok.max()) if len(ok) else None
 
 
 def format_log(ev: dict) -> str:

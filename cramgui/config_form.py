@@ -7,75 +7,32 @@ config files load into it. Every problem comes from `engine.contract.config.vali
 check that the chosen languages exist in the CodeXGLUE folder), is shown at its field (red frame + the message under
 it), and `valid_changed(False)` keeps Start disabled. `train_args()` is the `cram train` request the form stands
 for (engine.contract.launch.TrainArgs): the command-line box, Start and the torchrun line all come from it.
+
+The field labels, messages and problem list are in cramgui.config_problems; presets, config files and the
+"modified" mark in cramgui.config_presets (their names are importable from here as before).
 """
 from __future__ import annotations
 
-import html
 import shlex
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
-                               QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QScrollArea, QSizePolicy,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from engine.contract import config as ec
 from engine.contract.launch import TrainArgs, launch_command
-from engine.contract.paths import LANGUAGES, SPLITS, split_path
 
-from .config_fields import DURATION_FIELDS, ComboBox, Editor, FieldRow, LanguagesEditor, field_tooltip, make_editor
-from .formatting import span
+from .config_fields import ComboBox, Editor, FieldRow, LanguagesEditor, field_tooltip, make_editor
+from .config_presets import (CUSTOM_DESCRIPTION, CUSTOM_ITEM, DEFAULTS_DESCRIPTION, DEFAULTS_ITEM,  # noqa: F401
+                             SETTINGS_PRESET, PresetControls, preset_description, settings)
+from .config_problems import LABELS, ProblemList, _label_for, detect_languages, field_message  # noqa: F401
 from .preflight import preflight
 
 SECTION_TITLES = {"run": "Run", "model": "Model", "data": "Data", "train": "Training", "budget": "Time budget",
                   "eval": "Evaluation", "hardware": "Hardware", "log": "Logging"}
-LABELS = {"name_or_path": "Pretrained model", "lr": "Learning rate", "grad_accum": "Grad. accumulation",
-          "max_source_len": "Max source length", "max_target_len": "Max target length", "grad_clip": "Grad. clip",
-          "seconds": "Budget", "every_seconds": "Dev eval every", "dev_subset": "Dev examples / lang",
-          "samples": "Test samples / lang", "checkpoint_minutes": "Checkpoint every", "gpus": "GPUs",
-          "compile": "torch.compile", "path": "Folder", "site_packages": "Use site-packages",
-          "max_train": "Max train / lang", "max_valid": "Max valid / lang", "max_test": "Max test / lang",
-          "split": "Final split", "threads": "CPU threads", "source": "Source", "max_steps": "Max steps",
-          "max_epochs": "Max epochs", "max_line_bytes": "Max line size", "vocab_size": "Vocabulary size",
-          "label_smoothing": "Label smoothing", "weight_decay": "Weight decay", "beam_size": "Beam size",
-          "batch_size": "Batch size", "tensorboard": "TensorBoard"}
-DEFAULTS_ITEM = "defaults"
-CUSTOM_ITEM = "(custom)"
-DEFAULTS_DESCRIPTION = "The engine's defaults: a tiny model trained from scratch on the built-in corpus."
-CUSTOM_DESCRIPTION = "Settings from a config file or an opened run."
-SETTINGS_PRESET = "form/preset"
-
-
-def settings() -> QSettings:
-    """The console's settings (organisation "cramgui")."""
-    return QSettings("cramgui", "cramgui")
-
-
-def preset_description(name: str) -> str:
-    """A preset's one-line description: its `description` key when it has one, else the first sentence of the
-    comment block at the top of resources/presets/NAME.toml."""
-    try:
-        text = (ec.PRESETS_DIR / f"{name}.toml").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
-    comment = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("description") and "=" in stripped:
-            value = stripped.split("=", 1)[1].strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                return value[1:-1]
-        if stripped.startswith("#") and not (comment and comment[-1] is None):
-            comment.append(stripped.lstrip("#").strip())
-        elif comment:
-            comment.append(None)          # the block ended: keep reading for a description key
-    words = " ".join(c for c in comment if c)
-    for end in (". ", ".\n"):
-        if end in words + "\n":
-            return (words + "\n").split(end, 1)[0].strip() + "."
-    return words
 
 # Fields that only matter for some values of another field: disabled (not hidden) otherwise, so the form keeps its
 # shape. Pure presentation: the engine ignores the irrelevant values anyway.
@@ -88,87 +45,8 @@ RELEVANT: dict[str, Callable[[dict], bool]] = {
 }
 
 
-def detect_languages(folder: str | Path) -> list[str] | None:
-    """Languages of a CodeXGLUE folder: subfolders holding train/valid/test .jsonl. None when the folder does not
-    exist (unknown)."""
-    p = Path(folder).expanduser() if str(folder).strip() else None
-    if p is None or not p.is_dir():
-        return None
-    return [lang for lang in LANGUAGES
-            if (p / lang).is_dir() and any(split_path(p, lang, s).is_file() for s in SPLITS)]
-
-
-def _label_for(spec: dict) -> str:
-    return LABELS.get(spec["key"]) or spec["key"].replace("_", " ").capitalize()
-
-
-def _quantity(spec: dict, v) -> str:
-    """A bound of a field with its unit: durations in words (1 s, 30 days), others with the unit."""
-    if spec["name"] in DURATION_FIELDS:
-        return span(float(v) * DURATION_FIELDS[spec["name"]])
-    text = f"{v:,}" if isinstance(v, int) else f"{v:g}"
-    return f"{text} {spec['unit']}" if spec.get("unit") else text
-
-
-def field_message(spec: dict, value: Any, message: str) -> str:
-    """The engine's message about a field, said with the field's label and unit: "Budget must be between 1 s and
-    30 days", "Learning rate: must be a number"."""
-    label = _label_for(spec)
-    lo, hi = spec.get("min"), spec.get("max")
-    if spec["type"] in ("int", "float") and (lo is not None or hi is not None):
-        try:
-            v = float(ec.coerce(spec["name"], value))
-        except (ec.ConfigError, TypeError, ValueError):
-            v = None
-        if v is not None and v == v and ((lo is not None and v < lo) or (hi is not None and v > hi)):
-            if lo is not None and hi is not None:
-                return f"{label} must be between {_quantity(spec, lo)} and {_quantity(spec, hi)}"
-            if lo is not None:
-                return f"{label} must be at least {_quantity(spec, lo)}"
-            return f"{label} must be at most {_quantity(spec, hi)}"
-    return f"{label}: {message}"
-
-
-class ProblemList(QLabel):
-    """What stops Start (and the preflight warnings), one line per field, each a link to its field: clicking it
-    focuses the field and scrolls the form to it. Every text is escaped (a config can come from a run folder)."""
-
-    def __init__(self, form: ConfigForm, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.form = form
-        self.setObjectName("formProblems")
-        self.setWordWrap(True)
-        self.setTextFormat(Qt.RichText)
-        self.setTextInteractionFlags(Qt.LinksAccessibleByMouse | Qt.LinksAccessibleByKeyboard)
-        self.linkActivated.connect(self._on_link)
-        self.lines: list[tuple[str, str, str]] = []      # (kind: error|warning, field, message)
-        self.hide()
-
-    def set_problems(self, errors: list[ec.ConfigError], warnings: dict[str, str]) -> None:
-        lines = [("error", e.field, e.message) for e in errors]
-        lines += [("warning", f, m) for f, m in warnings.items()]
-        if lines == self.lines:
-            return
-        self.lines = lines
-        parts = []
-        if errors:
-            n = len(errors)
-            parts.append(f"<b style='color:#c62828'>Fix {n} field{'s' if n > 1 else ''} to start:</b>")
-        for kind, field, msg in lines:
-            colour = "#c62828" if kind == "error" else "#a04500"
-            mark = "" if kind == "error" else "⚠ "
-            parts.append(f"<a href='field:{html.escape(field, quote=True)}' style='color:{colour}'>"
-                         f"{mark}{html.escape(msg)}</a>")
-        self.setText("<br>".join(parts))
-        self.setVisible(bool(lines))
-
-    def _on_link(self, link: str) -> None:
-        if link.startswith("field:"):
-            self.form.focus_field(link[len("field:"):])
-
-
 # ---------------------------------------------------------------------------------------------------------------
-class ConfigForm(QWidget):
+class ConfigForm(PresetControls, QWidget):
     """The run configuration form. `config()` is what Start runs; `command_line()` is the same as `cram train`."""
 
     changed = Signal()
@@ -329,21 +207,6 @@ class ConfigForm(QWidget):
             self._loading = False
         self._refresh()
 
-    def set_custom_config(self, cfg: ec.RunConfig) -> None:
-        """A config that is not a preset (a file, an opened run's config.json): the combo says '(custom)'."""
-        self._preset = None
-        self.preset_combo.setCurrentIndex(0)
-        self.set_config(cfg)
-
-    def set_preset(self, name: str) -> None:
-        cfg = ec.preset(name)
-        self._preset = name
-        self.preset_combo.setCurrentText(name)
-        self.set_config(cfg)
-
-    def preset(self) -> str | None:
-        return self._preset
-
     def errors(self) -> list[ec.ConfigError]:
         return list(self._errors)
 
@@ -368,17 +231,6 @@ class ConfigForm(QWidget):
         loader.changed.connect(lambda: self.set_data_stats(loader.stats))
         self.set_data_stats(loader.stats)
 
-    def modified_fields(self) -> list[str]:
-        """Fields whose value differs from what the form was set to (the preset, the defaults, the file)."""
-        return list(ec.diff(self._base, self.config()))
-
-    def is_modified(self) -> bool:
-        return bool(self.modified_fields())
-
-    def revert(self) -> None:
-        """Back to what the form was set to (the preset's values)."""
-        self.set_config(self._base)
-
     def focus_field(self, name: str) -> bool:
         """Focus a field's editor and scroll the form (inside its scroll area) to it."""
         row = self.rows.get(name)
@@ -394,28 +246,6 @@ class ConfigForm(QWidget):
         if area is not None:
             area.ensureWidgetVisible(row, 40, 60)
         return True
-
-    def remember_preset(self) -> None:
-        """Store the preset chosen (QSettings), for restore_last_preset at the next start."""
-        text = self.preset_combo.currentText()
-        if text != CUSTOM_ITEM:
-            settings().setValue(SETTINGS_PRESET, text)
-
-    def restore_last_preset(self) -> str | None:
-        """Load the preset chosen last time (QSettings); None when there is none or it no longer exists."""
-        name = settings().value(SETTINGS_PRESET, "", str)
-        if name == DEFAULTS_ITEM:
-            self._preset = None
-            self.preset_combo.setCurrentText(DEFAULTS_ITEM)
-            self.set_config(ec.RunConfig())
-            return name
-        if name and name in ec.preset_names():
-            try:
-                self.set_preset(name)
-            except ec.ConfigError:
-                return None
-            return name
-        return None
 
     def field_error(self, name: str) -> str | None:
         """The message shown at a field (None when it is fine)."""
@@ -460,57 +290,7 @@ class ConfigForm(QWidget):
         return (f"{self.command_line()}\n# {self.config().hardware.gpus} GPUs: it runs torchrun (RUN_DIR = the new "
                 f"run):\n{shlex.join(launch)}")
 
-    # -- files ------------------------------------------------------------------------------------------------
-    def load_config_file(self, path: str | Path) -> bool:
-        try:
-            cfg = ec.load(path)
-        except ec.ConfigError as e:
-            self._show_form_error(f"Could not load {path}: {e.message}")
-            return False
-        self.set_custom_config(cfg)
-        return True
-
-    def save_config_file(self, path: str | Path) -> Path:
-        p = Path(path)
-        if p.suffix not in (".toml", ".json"):
-            p = p.with_name(p.name + ".toml")
-        ec.save(self.config(), p)
-        return p
-
-    def load_config_dialog(self) -> bool:
-        path, _ = QFileDialog.getOpenFileName(self, "Load config", str(Path.cwd()),
-                                              "Config files (*.toml *.json);;All files (*)")
-        return bool(path) and self.load_config_file(path)
-
-    def save_config_dialog(self) -> Path | None:
-        name = (self.config().name or "config") + ".toml"
-        path, _ = QFileDialog.getSaveFileName(self, "Save config", str(Path.cwd() / name),
-                                              "TOML (*.toml);;JSON (*.json)")
-        if not path:
-            return None
-        try:
-            return self.save_config_file(path)
-        except OSError as e:
-            self._show_form_error(f"Could not save {path}: {e}")
-            return None
-
-    def _show_form_error(self, text: str) -> None:
-        self.form_error.setText(text)
-        self.form_error.setVisible(bool(text))
-
     # -- internals --------------------------------------------------------------------------------------------
-    def _on_preset(self, index: int) -> None:
-        text = self.preset_combo.itemText(index)
-        if index <= 0:
-            return
-        if text == DEFAULTS_ITEM:
-            self._preset = None
-            self.set_config(ec.RunConfig())
-        else:
-            self.set_preset(text)
-        self.remember_preset()
-        self._show_form_error("")
-
     def _on_edit(self, name: str) -> None:
         if not self._loading:
             self._refresh()
@@ -553,22 +333,6 @@ class ConfigForm(QWidget):
         if valid != self._valid:
             self._valid = valid
             self.valid_changed.emit(valid)
-
-    def _update_note(self) -> None:
-        """The preset's description, and a "modified" mark naming the fields changed since."""
-        text = self.preset_combo.currentText()
-        desc = (CUSTOM_DESCRIPTION if text == CUSTOM_ITEM else DEFAULTS_DESCRIPTION if text == DEFAULTS_ITEM
-                else preset_description(text))
-        changed = self.modified_fields()
-        if changed:
-            labels = [_label_for(self.rows[n].spec) for n in changed if n in self.rows]
-            shown = ", ".join(labels[:4]) + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
-            desc = f"{desc}\n● modified: {shown}"
-        self.preset_note.setText(desc)
-        self.preset_note.setVisible(bool(desc))
-        self.revert_button.setVisible(bool(changed))
-        combo_tip = "Load a preset from resources/presets/ (replaces every field)"
-        self.preset_combo.setToolTip(f"{combo_tip}\n{desc}" if desc else combo_tip)
 
     def _languages_message(self, cfg: ec.RunConfig) -> str | None:
         editor = self.rows["data.languages"].editor

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
+import cramgui.plot_export as plot_export
 import cramgui.plots as plots_mod
 from cramgui.axes import LogAxis, TimeAxis, log_label
 from cramgui.curves import smooth
@@ -170,7 +171,7 @@ def test_context_menu_has_the_apps_actions(plots, tmp_path, monkeypatch):
     next(a for a in w.context_menu("loss").actions() if a.text() == "Reset zoom").trigger()
     assert vb.autoRangeEnabled()[0]
     # Export CSV writes the data behind the plot
-    monkeypatch.setattr(plots_mod, "save_as", lambda parent, title, name, flt, write, folder=None: write(
+    monkeypatch.setattr(plot_export, "save_as", lambda parent, title, name, flt, write, folder=None: write(
         str(tmp_path / name)) or str(tmp_path / name))
     next(a for a in w.context_menu("bleu").actions() if a.text() == "Export CSV…").trigger()
     lines = (tmp_path / "dev_evals.csv").read_text().splitlines()
@@ -182,14 +183,14 @@ def test_context_menu_has_the_apps_actions(plots, tmp_path, monkeypatch):
 def test_exported_png_carries_run_name_and_caveat(plots, tmp_path, monkeypatch):
     w = plots(run_state())
     seen = {}
-    real = plots_mod.plot_to_png
+    real = plot_export.plot_to_png
 
     def spy(pw, path):
         pi = pw.getPlotItem()
         seen["title"] = pi.titleLabel.text
         seen["items"] = [it for it in pi.scene().items() if getattr(it, "objectName", lambda: "")() == "exportCaption"]
         real(pw, path)
-    monkeypatch.setattr(plots_mod, "plot_to_png", spy)
+    monkeypatch.setattr(plot_export, "plot_to_png", spy)
     w.export_png("bleu", tmp_path / "bleu.png")
     assert seen["title"].startswith("r1 — ") and "Dev BLEU-4" in seen["title"]
     assert len(seen["items"]) == 1

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 
-import cramgui.plots as plots_mod
+import cramgui.plot_export as plot_export
 from cramgui.curves import smooth
 from cramgui.plots import DECIMATE_ABOVE, TrainingPlots, _Track, decimate, ema
 from cramgui.run_state import RunState
@@ -307,12 +307,12 @@ def test_million_points_export_and_fallbacks(plots, qtbot, tmp_path, monkeypatch
     before = [data(c) for c in (w.loss_raw, w.loss_ema)]
     # an export is cut for the image's (finer) pixels, the screen's curves come back afterwards
     seen = []
-    real = plots_mod.plot_to_png
+    real = plot_export.plot_to_png
 
     def spy(pw, path):
         seen.append(len(data(w.loss_raw)[0]))
         real(pw, path)
-    monkeypatch.setattr(plots_mod, "plot_to_png", spy)
+    monkeypatch.setattr(plot_export, "plot_to_png", spy)
     w.export_png("loss", tmp_path / "loss.png")
     assert not QImage(str(tmp_path / "loss.png")).isNull()
     assert seen[0] > 1.5 * len(before[0][0])

@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 from engine.contract.files import open_read
-from engine.contract.rundir import atomic_write_json
+from engine.contract.rundir import CONSOLE_FILE, atomic_write_json
 
-META_FILE = "console.json"
+META_FILE = CONSOLE_FILE            # RUN_DIR/console.json, named in the contract's run-directory layout
 MAX_BYTES = 1 << 20
 FIELDS = ("name", "notes", "archived_from")
 

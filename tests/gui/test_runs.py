@@ -125,7 +125,7 @@ def test_scan_cache_rereads_only_changed_runs(tmp_path, monkeypatch):
     base = tmp_path / "runs"
     write_run(base, "a", started())
     write_run(base, "b", started())
-    import cramgui.runs as runs_mod
+    import cramgui.runs_scan as runs_mod
 
     calls = []
     real = runs_mod.summarize

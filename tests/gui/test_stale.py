@@ -9,7 +9,8 @@ import time
 
 from cramgui.main_window import MainWindow
 from cramgui.formatting import age
-from cramgui.runs import COLUMNS, RunsPanel, display_status
+from cramgui.runs import COLUMNS, RunsPanel
+from cramgui.runs_model import display_status
 from engine.contract.events import encode
 
 

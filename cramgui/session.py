@@ -11,81 +11,34 @@ stdout) and the stream carries on from there without a duplicate.
 Statuses are the contract's: engine.contract.rundir.run_status of the events seen (RunState.folded_status, by
 fold_status) and whether the writer lives (the worker here, or writer_alive / writer_host for a run written by
 another process).
+
+Opening, replaying and following runs is cramgui.session_follow (a mixin of RunSession); the text of what the
+session tells the user (errors, the last checkpoint, a finished run's summary) is composed in
+cramgui.session_messages.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import signal
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from engine.contract import rundir
 from engine.contract.events import number
-from engine.contract.files import read_text
 from engine.contract.launch import TrainArgs
 
-from .formatting import age, bleu, exit_text
+from .formatting import exit_text
 from .run_state import RunState
+from .session_follow import Following
+from .session_messages import CRITICAL, WARNING, checkpoint_sentence, error_title, finished_summary, split_hint
 from .tailer import RunFollower, replay
 from .worker import EngineWorker
 
 STOP_GRACE_S = 20.0
-WRITER_CHECK_S = 2.0        # a followed run's worker.pid / env.json are read at most this often
 RESUMABLE = ("stopped", "interrupted", "failed")
 
-# message levels (the window maps them to message-box icons)
-CRITICAL, WARNING, INFORMATION = "critical", "warning", "information"
 
-
-def split_hint(message: str, hint: str) -> tuple[str, str]:
-    """(text, informative) of an engine error: a 'Hint:' inside the message moves to the informative text, joined
-    with the event's own hint, so 'Hint:' is said once."""
-    text, hints = str(message or "error"), []
-    if "Hint:" in text:
-        text, _, inner = text.partition("Hint:")
-        text = text.rstrip().rstrip(".") + "."
-        hints.append(inner.strip())
-    h = str(hint or "").strip()
-    if h.lower().startswith("hint:"):
-        h = h[5:].strip()
-    if h and h not in hints:
-        hints.append(h)
-    return text, ("Hint: " + "\n".join(hints)) if hints else ""
-
-
-def last_checkpoint(run_dir: Path | None) -> dict | None:
-    """{step, path, written (epoch s)} of RUN_DIR's last usable checkpoint (checkpoints/last or its .old), from
-    its state file; None when there is none."""
-    if run_dir is None:
-        return None
-    folder = rundir.checkpoint_dir(run_dir, "last")
-    sf = rundir.state_file(folder) if folder is not None else None
-    if sf is None:
-        return None
-    try:
-        state = json.loads(read_text(sf, limit=1 << 20))
-        written = sf.stat().st_mtime
-    except (OSError, ValueError):
-        return None
-    step = number(state.get("step")) if isinstance(state, dict) else None
-    return {"step": None if step is None else int(step), "path": str(folder), "written": written}
-
-
-def checkpoint_sentence(run_dir: Path | None) -> str:
-    cp = last_checkpoint(run_dir)
-    if cp is None:
-        return "There is no checkpoint yet: Resume would start from the beginning."
-    rel = Path(cp["path"]).relative_to(run_dir) if run_dir else cp["path"]
-    when = _dt.datetime.fromtimestamp(cp["written"]).strftime("%H:%M:%S")
-    ago = age(time.time() - cp["written"])
-    step = f"step {cp['step']:,}" if cp["step"] is not None else "an unknown step"
-    return f"The last checkpoint is {step} ({rel}), written at {when} ({ago} ago): Resume continues from there."
-
-
-class RunSession(QObject):
+class RunSession(Following, QObject):
     """Signals:
       changed()                  running / stopping / status / the shown run changed: refresh actions, status line
       log(list)                  lines for the log pane (banners, the engine's stderr and non-event stdout, logs)
@@ -313,9 +266,7 @@ class RunSession(QObject):
     def _error_message(self, ev: dict) -> None:
         text, info = split_hint(ev.get("message"), ev.get("hint"))
         kind = str(ev.get("kind") or "")
-        title = {"locked": "The run is being written elsewhere", "data": "Data error", "config": "Configuration error",
-                 "oom": "Out of memory", "untrusted": "Unsafe file refused"}.get(kind, "Engine error")
-        self.message.emit(WARNING, title, text, info, kind or "error")
+        self.message.emit(WARNING, error_title(kind), text, info, kind or "error")
 
     def _on_worker_finished(self, code: int, last_stderr: str) -> None:
         stopping = self.worker.stopping
@@ -353,138 +304,8 @@ class RunSession(QObject):
     def _finished_summary(self, live: Path | None, code: int) -> dict | None:
         if live is None or self.live_done is None:
             return None
-        status = self.live_done.get("status") or ("stopped" if self.live_done.get("stopped") else "completed")
-        if self.live_errors:
-            status = "failed"
-        best = self.live_best
-        if best is None and number(self.live_done.get("best_dev_bleu")) is not None:
-            best = (number(self.live_done.get("best_dev_bleu")), None)
-        results = dict(self.live_results)
-        if not results and isinstance(self.live_done.get("results"), dict):
-            results = {str(k): number(v) for k, v in self.live_done["results"].items()}
-        what = "Evaluation" if self.live_kind == "eval" else "Run"
-        parts = [f"{lang} {bleu(b)}" for lang, b in results.items() if b is not None]
-        msg = f"{what} {live.name} {status}"
-        if parts:
-            msg += ": test BLEU-4 " + ", ".join(parts)
-        if best is not None:
-            msg += f"; best dev BLEU {bleu(best[0])}" + (f" at step {best[1]:,}" if best[1] is not None else "")
-        return {"path": str(live), "status": status, "kind": self.live_kind, "results": results,
-                "floors": dict(self.live_floors),
-                "best_dev_bleu": best[0] if best else None, "best_step": best[1] if best else None,
-                "message": msg, "code": code}
-
-    def _on_state_error(self, ev: dict) -> None:
-        """An error event reached the shown state: during a replay it is counted (one message after it); in a
-        followed run the first one is shown; the live run's errors are taken from the worker's stream."""
-        if self._replaying:
-            self._replay_errors.append(ev)
-        elif not self.showing_live() and self.follower is not None and not self._follow_error_shown:
-            self._follow_error_shown = True
-            self._error_message(ev)
-
-    # -- opening runs -----------------------------------------------------------------------------------------
-    def _load(self, p: Path) -> None:
-        """Replay P into the shown state; errors of the replay are collected, an unreadable file noted."""
-        self._replaying = True
-        self._replay_errors = []
-        self.unreadable = None
-        try:
-            self.state.load_run_dir(p)
-        except Exception as e:  # noqa: BLE001 - a malformed run file: say which run, keep what was read
-            self.unreadable = str(e) or type(e).__name__
-        finally:
-            self._replaying = False
-        self.run_dir = p
-
-    def open(self, path) -> bool:
-        """Show a run directory read-only: replay it (finished, stopped or still being written) and follow it
-        while it grows. While a run trains here, that run keeps streaming into the session (show_live()
-        switches back). Opening the live run is show_live()."""
-        p = Path(path)
-        if self.worker.is_running() and self.live_dir is not None and p == self.live_dir:
-            return self.show_live()
-        if not rundir.is_run_dir(p):
-            self.message.emit(WARNING, "Not a run directory", f"{p} has neither events.jsonl nor config.json.",
-                              "", "notrundir")
-            return False
-        self._stop_follower()
-        self._load(p)
-        self.run_status = self.status()
-        self.process_note = None
-        self._writer_check = (0.0, None)
-        self._follow_error_shown = bool(self._replay_errors)
-        self.follower = RunFollower(p, offset=self.state.replay_offset, parent=self)
-        self.follower.events.connect(self.state.ingest_many)
-        self.follower.reset.connect(self._on_rewritten)
-        self.follower.start()
-        self.log.emit([f"Opened {p} ({self.run_status})" + (f"; unreadable: {self.unreadable}" if self.unreadable
-                                                            else "")])
-        if self.unreadable:
-            self.message.emit(WARNING, "Run partly unreadable", f"{p.name}: {self.unreadable}",
-                              "What could be read is shown.", "unreadable")
-        elif self._replay_errors:
-            last = self._replay_errors[-1]
-            text, info = split_hint(last.get("message"), last.get("hint"))
-            n = len(self._replay_errors)
-            self.message.emit(INFORMATION, f"This run ended with an error ({p.name})", text,
-                              info + (f"\n\n({n} error events in its log; the last one is shown.)" if n > 1 else ""),
-                              "replayed_error")
-        self.opened.emit(str(p), self.run_status)
-        self.changed.emit()
-        return True
-
-    def show_live(self) -> bool:
-        """Show the run training here again: replay its events.jsonl, then the stream carries on from there."""
-        if not self.worker.is_running() or self.live_dir is None:
-            return False
-        if self.showing_live():
-            return True
-        self._stop_follower()
-        self._load(self.live_dir)
-        events, _off = replay(self.live_dir)
-        in_file = max(0, len(events) - self._live_base)
-        self._skip = max(0, in_file - self._live_seen)
-        self.run_status = "running"
-        self.opened.emit(str(self.live_dir), "running")
-        self.changed.emit()
-        return True
-
-    def _on_rewritten(self) -> None:
-        """The followed events.jsonl was written over: replay it anew, follow on from where the replay ended."""
-        if self.follower is not None and self.run_dir is not None:
-            self._load(self.run_dir)
-            self.follower.offset = self.state.replay_offset
-
-    def _stop_follower(self) -> None:
-        if self.follower is not None:
-            self.follower.stop()
-            self.follower.deleteLater()
-            self.follower = None
-
-    def _following_note(self, stale_s: float) -> tuple[str | None, bool]:
-        if self.state.done is not None or self.run_dir is None:
-            return None, False
-        now = time.monotonic()
-        when, info = self._writer_check
-        if info is None or now - when > WRITER_CHECK_S:
-            info = (rundir.writer_alive(self.run_dir), rundir.writer_host(self.run_dir))
-            self._writer_check = (now, info)
-        alive_here, host_elsewhere = info
-        if not alive_here and not host_elsewhere:
-            return "interrupted", False
-        t = self.state.last_event_time
-        if t is None:
-            return "following — no event yet", False
-        quiet = max(0.0, time.time() - t)
-        where = f" on {host_elsewhere}" if host_elsewhere and not alive_here else ""
-        if quiet > stale_s:
-            return f"stale — no event for {age(quiet)} (following{where})", True
-        return f"following{where} — last event {age(quiet)} ago", False
-
-    def recheck_writer(self) -> None:
-        """Read the followed run's worker.pid / env.json again at the next status update."""
-        self._writer_check = (0.0, None)
+        return finished_summary(live, self.live_kind, code, self.live_done, self.live_errors, self.live_results,
+                                self.live_floors, self.live_best)
 
     def close(self) -> None:
         """The window closes: stop following (a run started here is the window's to stop first)."""

@@ -9,46 +9,44 @@ render every text as plain text (run text is untrusted), and one box per kind is
 """
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                               QPushButton, QScrollArea, QStyle, QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget
 
 from engine.contract import rundir
 from engine.contract.config import ConfigError, RunConfig
-from engine.contract.paths import default_runs_dir
 
 from .actions import Actions
 from .banner import Banner
 from .compare_view import CompareView
 from .config_form import ConfigForm
-from .data_dialogs import BuildDialog, FetchDialog
-from .data_panel import DataPanel, DataSummary, StatsLoader, clamp_length
-from .evaluate_dialog import EvaluateDialog
-from .formatting import bleu
-from .job_script import JobScriptDialog
-from .plots import TrainingPlots
+from .data_panel import DataPanel, StatsLoader, clamp_length
 from .log_view import LogView
+from .plots import TrainingPlots
 from .results import ResultsView
-from .runs import RunsPanel, read_config
+from .runs import RunsPanel
+from .runs_scan import read_config
 from .samples import SamplesView
-from .session import CRITICAL, INFORMATION, WARNING, RunSession
+from .session import RunSession
 from .settings import settings
 from .status_bar import StatusPanel
-from .sweep_dialog import SweepDialog
 from .sweep_view import SweepView
 from .tabs import TAB_DEFAULT_EXPORT, TABS, run_export, tab_label
+from .window_dialogs import WindowDialogs
+from .window_layout import MIN_SIZE, WindowLayout, remembered_runs_dir
+from .window_notices import WindowNotices
 
 SMOKE_PRESET = "smoke"
-NOTICE_MS = 12000
-MIN_SIZE = (1024, 640)
-ICONS = {CRITICAL: QMessageBox.Critical, WARNING: QMessageBox.Warning, INFORMATION: QMessageBox.Information}
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowLayout, WindowNotices, WindowDialogs, QMainWindow):
+    """The window; its layout (docks, remembered layout) is cramgui.window_layout, what it tells the user (notice
+    line, message boxes, banners, live-run bar, empty state) cramgui.window_notices, its dialogs
+    cramgui.window_dialogs; the menus and toolbar are cramgui.actions (`self.actions.add(menu, text, slot, ...)`
+    adds an entry, see _add_menu_items)."""
+
     def __init__(self, runs_dir=None, engine_command: list[str] | None = None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("cramgui")
@@ -72,7 +70,7 @@ class MainWindow(QMainWindow):
         self.compare = CompareView()
         self.sweep_view = SweepView()
         self.log_view = LogView()
-        self.runs = RunsPanel(runs_dir or _remembered_runs_dir())
+        self.runs = RunsPanel(runs_dir or remembered_runs_dir())
         self.runs.busy_paths = lambda: {str(self.session.live_dir)} if self.session.live_dir else set()
         self.data_stats = StatsLoader(self)
         self.data_panel = DataPanel(self.data_stats)
@@ -108,8 +106,7 @@ class MainWindow(QMainWindow):
         self.form.valid_changed.connect(lambda _ok: self._update_actions())
         s = self.session
         s.log.connect(self.log_view.append_lines)
-        s.message.connect(lambda level, title, text, info, kind:
-                          self.show_message(ICONS.get(level, QMessageBox.Information), title, text, info, kind))
+        s.message.connect(self._on_session_message)
         s.changed.connect(self._update_actions)
         s.changed.connect(self._update_status)
         s.launched.connect(self._on_launched)
@@ -127,9 +124,7 @@ class MainWindow(QMainWindow):
         self.runs.open_requested.connect(self.open_run)
         self.runs.compare_requested.connect(self.compare_runs)
         self.sweep_view.compare_requested.connect(self.compare_runs)
-        self.actions.add("run", "S&weep…", self.open_sweep_dialog, None,
-                         "Vary settings of the current form under one total training budget (Optuna)")
-        self.actions.add("file", "Open s&weep…", self.open_sweep_folder, None, "Show a sweep directory")
+        self._add_menu_items()
         self.runs.resume_requested.connect(self.resume_run)
         self.runs.evaluate_requested.connect(self.open_evaluate_dialog)
         self.runs.use_settings_requested.connect(self.use_run_settings)
@@ -147,102 +142,11 @@ class MainWindow(QMainWindow):
         self._update_empty_state()
         self._request_data_stats()
 
-    def _build_data_tools(self) -> None:
-        """Get / build buttons and the data summary line, in the form's data section under the folder field."""
-        fl = self.form.section_layouts["data"]
-        row, _role = fl.getWidgetPosition(self.form.rows["data.path"])
-        self.fetch_button = QPushButton("Get CodeXGLUE…")
-        self.fetch_button.setToolTip(self.actions.fetch_data.toolTip())
-        self.fetch_button.clicked.connect(self.open_fetch_dialog)
-        self.build_button = QPushButton("Build from source folder…")
-        self.build_button.setToolTip(self.actions.build_data.toolTip())
-        self.build_button.clicked.connect(self.open_build_dialog)
-        tools = QWidget()
-        tl = QHBoxLayout(tools)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addStretch(1)                             # right-aligned under the folder field, spanning the row
-        tl.addWidget(self.fetch_button)
-        tl.addWidget(self.build_button)
-        fl.insertRow(row + 1, tools)
-        self.data_summary = DataSummary(self.data_stats)
-        self.data_summary.apply_requested.connect(self.apply_lengths)
-        self.data_summary.details_requested.connect(lambda: self.select_tab("data"))
-        fl.addRow(self.data_summary)
-
-    def _build_docks(self) -> None:
-        scroll = QScrollArea()
-        scroll.setObjectName("setupScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
-        scroll.setWidget(self.form)
-        self.setup_scroll = scroll
-        self.start_button = QPushButton("Start")
-        self.start_button.setDefault(True)
-        self.stop_button = QPushButton("Stop")
-        self.resume_button = QPushButton("Resume")
-        for b, a in ((self.start_button, self.actions.start), (self.stop_button, self.actions.stop),
-                     (self.resume_button, self.actions.resume)):
-            b.clicked.connect(a.trigger)
-            b.setToolTip(f"{a.toolTip()} ({a.shortcut().toString()})")
-        self.job_button = QPushButton("Job script…")
-        self.job_button.setToolTip(self.actions.job_script.toolTip())
-        self.job_button.clicked.connect(self.open_job_script_dialog)
-        self.problems_label = QLabel()
-        self.problems_label.setObjectName("formProblems")
-        self.problems_label.setTextFormat(Qt.PlainText)
-        self.problems_label.setWordWrap(True)
-        self.problems_label.setStyleSheet("color: #c62828;")
-        self.problems_label.hide()
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.stop_button, self.resume_button, self.job_button):
-            buttons.addWidget(b)
-        setup = QWidget()
-        lay = QVBoxLayout(setup)
-        lay.setContentsMargins(0, 0, 0, 4)
-        lay.addWidget(scroll, 1)
-        lay.addWidget(self.problems_label)
-        lay.addLayout(buttons)
-        setup.setMinimumWidth(300)
-        self.setup_dock = QDockWidget("Setup", self)
-        self.setup_dock.setObjectName("setupDock")
-        self.setup_dock.setWidget(setup)
-        self.setup_dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-        self.addDockWidget(Qt.LeftDockWidgetArea, self.setup_dock)
-        self.runs_dock = QDockWidget("Runs", self)
-        self.runs_dock.setObjectName("runsDock")
-        self.runs_dock.setWidget(self.runs)
-        self.runs.setMinimumHeight(90)
-        self.addDockWidget(Qt.BottomDockWidgetArea, self.runs_dock)
-        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
-        self._default_dock_sizes()
-        self.actions.view_menu.addAction(self.setup_dock.toggleViewAction())
-        self.actions.view_menu.addAction(self.runs_dock.toggleViewAction())
-
-    def _default_dock_sizes(self) -> None:
-        """Setup about a third of the width (at most 430 px), runs about a fifth of the height."""
-        w, h = max(self.width(), MIN_SIZE[0]), max(self.height(), MIN_SIZE[1])
-        self.resizeDocks([self.setup_dock], [min(430, int(w * 0.36))], Qt.Horizontal)
-        self.resizeDocks([self.runs_dock], [min(190, int(h * 0.24))], Qt.Vertical)
-
-    # -- remembered layout ----------------------------------------------------------------------------------------
-    def _restore_layout(self) -> None:
-        st = settings()
-        geom, layout = st.value("geometry"), st.value("window_state")
-        if isinstance(geom, QByteArray) and not geom.isEmpty():
-            self.restoreGeometry(geom)
-        if isinstance(layout, QByteArray) and not layout.isEmpty():
-            self.restoreState(layout)
-        tab = st.value("tab")
-        if isinstance(tab, str) and tab in TABS:
-            self.select_tab(tab)
-
-    def save_layout(self) -> None:
-        st = settings()
-        st.setValue("geometry", self.saveGeometry())
-        st.setValue("window_state", self.saveState())
-        st.setValue("tab", self.current_tab())
-        st.setValue("runs_dir", str(self.runs.runs_dir.resolve()))
-        st.sync()
+    def _add_menu_items(self) -> None:
+        """Menu entries of window features beyond cramgui.actions' own: add more here with self.actions.add."""
+        self.actions.add("run", "S&weep…", self.open_sweep_dialog, None,
+                         "Vary settings of the current form under one total training budget (Optuna)")
+        self.actions.add("file", "Open s&weep…", self.open_sweep_folder, None, "Show a sweep directory")
 
     # -- running (the session does it; the window says what and shows the outcome) -------------------------------
     def start_run(self) -> bool:
@@ -282,24 +186,6 @@ class MainWindow(QMainWindow):
             self.select_tab("log")
         return ok
 
-    def open_evaluate_dialog(self, path=None, stop_first: bool = False) -> EvaluateDialog | None:
-        """Evaluate… (split, beam, checkpoint) the shown run or PATH; with stop_first, "Stop and evaluate" the
-        live run."""
-        d = Path(path) if path else (self.session.live_dir if stop_first else self.session.run_dir)
-        if d is None:
-            return None
-        old = self.dialogs.pop("evaluate", None)
-        if old is not None:
-            old.close()
-        dlg = EvaluateDialog(d, self.runs.label(d), stop_first, self)
-        if stop_first:
-            dlg.requested.connect(lambda _p, split, beam, cp: self.session.stop_and_evaluate(split, beam, cp))
-        else:
-            dlg.requested.connect(lambda p, split, beam, cp: self.evaluate_run(p, split, beam, cp))
-        self.dialogs["evaluate"] = dlg
-        dlg.open()
-        return dlg
-
     def _on_launched(self, path: str) -> None:
         self.runs.set_current(path)
         self.setWindowTitle(f"cramgui — {self.runs.label(path)}")
@@ -310,52 +196,7 @@ class MainWindow(QMainWindow):
         if self._close_after_stop:
             QTimer.singleShot(0, self.close)
 
-    def _announce_finished(self, info: dict) -> None:
-        """The live run ended: a banner (test BLEU-4 per language, best dev BLEU and its step, View results) and,
-        when the window is not active, a desktop notification."""
-        status = info.get("status") or ""
-        label = self.runs.label(info["path"])
-        what = "Evaluation of" if info.get("kind") == "eval" else "Run"
-        floors = info.get("floors") or {}
-        parts = [f"{lang} {bleu(b)}" + (f" (constant floor {bleu(floors[lang])})" if lang in floors else "")
-                 for lang, b in (info.get("results") or {}).items() if b is not None]
-        text = f"{what} {label} {status}."
-        if parts:
-            text += " Test BLEU-4: " + ", ".join(parts) + "."
-        if info.get("best_dev_bleu") is not None:
-            text += f" Best dev BLEU {bleu(info['best_dev_bleu'])}"
-            text += f" at step {info['best_step']:,}." if info.get("best_step") is not None else "."
-        path = info["path"]
-        links = [("View results", lambda: self._view_results(path))]
-        if status in ("stopped", "failed") and self.session.evaluable(path):
-            links.append(("Evaluate…", lambda: self.open_evaluate_dialog(path)))
-        tone = {"completed": "success", "failed": "error"}.get(status, "warning")
-        self.finished_banner.show_message(text, links, tone)
-        if not self.isActiveWindow():
-            self._desktop_notification(f"cramgui: {label} {status}", text)
-
-    def _view_results(self, path: str) -> None:
-        if self.session.run_dir is None or str(self.session.run_dir) != str(path):
-            self.open_run(path)
-        self.select_tab("results")
-
-    def _desktop_notification(self, title: str, text: str) -> None:
-        self.notifications.append((title, text))
-        if not QSystemTrayIcon.isSystemTrayAvailable() or not QSystemTrayIcon.supportsMessages():
-            return
-        if self.tray is None:
-            self.tray = QSystemTrayIcon(self.windowIcon() if not self.windowIcon().isNull()
-                                        else self.style().standardIcon(QStyle.SP_ComputerIcon), self)
-            self.tray.messageClicked.connect(lambda: (self.raise_(), self.activateWindow()))
-        self.tray.show()
-        self.tray.showMessage(title, text, QSystemTrayIcon.Information, 10000)
-
     # -- opening runs -----------------------------------------------------------------------------------------
-    def open_run_dialog(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Open run directory", str(self.runs.runs_dir))
-        if d:
-            self.open_run(d)
-
     def open_run(self, path) -> bool:
         """Show a run directory read-only (replay + follow); the live run keeps training meanwhile."""
         return self.session.open(path)
@@ -413,36 +254,6 @@ class MainWindow(QMainWindow):
     def export_current(self) -> str | None:
         return run_export(self, TAB_DEFAULT_EXPORT[self.current_tab()])
 
-    def notify(self, text: str, links=(), timeout_ms: int = NOTICE_MS) -> None:
-        """A confirmation the user sees: the notice line above the tabs (with links for what to do next) and the
-        status bar's message area."""
-        self.notice.show_message(text, list(links), "info", timeout_ms)
-        self.statusBar().showMessage(text, timeout_ms)
-
-    def show_message(self, icon, title: str, text: str, info: str = "", kind: str = "") -> QMessageBox:
-        """A non-blocking message box (never exec(): this is called from asyncio callbacks). Plain text only; a
-        second message of the same kind while one is open replaces its text instead of stacking boxes."""
-        name = f"message_{kind}" if kind else "message"
-        for box in self.message_boxes:
-            if box.objectName() == name and box.isVisible():
-                box.setWindowTitle(title)
-                box.setText(text)
-                box.setInformativeText(info)
-                _plain(box)
-                return box
-        box = QMessageBox(icon, title, text, QMessageBox.Ok, self)
-        box.setObjectName(name)
-        box.setTextFormat(Qt.PlainText)
-        if info:
-            box.setInformativeText(info)
-        _plain(box)
-        box.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.finished.connect(lambda _r, b=box: self.message_boxes.remove(b) if b in self.message_boxes else None)
-        self.message_boxes.append(box)
-        box.open()
-        return box
-
     def _update_actions(self) -> None:
         running = self.session.is_running()
         a = self.actions
@@ -475,26 +286,6 @@ class MainWindow(QMainWindow):
             self.start_button.setToolTip(f"{a.start.toolTip()} ({a.start.shortcut().toString()})")
         self._update_live_bar()
 
-    def _update_live_bar(self) -> None:
-        s = self.session
-        if s.is_running() and not s.showing_live() and s.live_dir is not None:
-            text = (f"{self.runs.label(s.live_dir)} is {'being evaluated' if s.live_kind == 'eval' else 'training'} "
-                    f"here ({s.live_steps_text()}); you are looking at another run.")
-            if self.live_bar.text() != text or not self.live_bar.isVisible():
-                self.live_bar.show_message(text, [("Show the live run", self.show_live_run)], "info")
-        elif self.live_bar.isVisible():
-            self.live_bar.hide()
-
-    def _update_empty_state(self) -> None:
-        empty = not self.runs.runs and self.session.run_dir is None and not self.session.is_running()
-        if empty and not self.empty_state.isVisible():
-            self.empty_state.show_message(
-                "No runs yet. Try the smoke preset: 2 minutes on a CPU, a tiny model on the built-in corpus — "
-                "then compare its BLEU with the published numbers.",
-                [("Start the smoke preset", self.start_smoke)], "info")
-        elif not empty and self.empty_state.isVisible():
-            self.empty_state.hide()
-
     def _update_status(self) -> None:
         note, warning = self.session.status_note(self.runs.stale_seconds())
         self.status_panel.update_status(self.state.status, note)
@@ -519,60 +310,6 @@ class MainWindow(QMainWindow):
         self.form.set_values({"data.source": "codexglue", "data.path": str(path), "data.languages": list(languages)})
         self._request_data_stats()
         self.notify(f"Data: {path} ({', '.join(languages)})")
-
-    def _corpus_dialog(self, kind: str, make):
-        """The fetch / build dialog: made once (it keeps its state and any task it runs), then raised."""
-        d = self.dialogs.get(kind)
-        if d is None:
-            d = make()
-            d.use_corpus.connect(self.use_corpus)
-            self.dialogs[kind] = d
-        d.show()
-        d.raise_()
-        d.activateWindow()
-        return d
-
-    def open_fetch_dialog(self) -> FetchDialog:
-        return self._corpus_dialog("fetch", lambda: FetchDialog(self.form.config().data.languages,
-                                                                self.engine_command, self))
-
-    def open_build_dialog(self) -> BuildDialog:
-        langs = self.form.config().data.languages
-        return self._corpus_dialog("build", lambda: BuildDialog(langs[0] if langs else "python",
-                                                                self.engine_command, self))
-
-    def open_job_script_dialog(self) -> JobScriptDialog:
-        old = self.dialogs.pop("job", None)
-        if old is not None:
-            old.close()
-            old.deleteLater()
-        d = JobScriptDialog(self.form.config(), self.runs.runs_dir, self.form.errors(), self)
-        self.dialogs["job"] = d
-        d.show()
-        return d
-
-    def open_sweep_dialog(self) -> SweepDialog | None:
-        """Sweep…: from the current form; on Start the Sweep tab launches and follows it."""
-        if self.sweep_view.running():
-            self.show_message(QMessageBox.Information, "A sweep is running",
-                              "Stop it in the Sweep tab before starting another.", "", "sweep")
-            return None
-        old = self.dialogs.pop("sweep", None)
-        if old is not None:
-            old.close()
-            old.deleteLater()
-        d = SweepDialog(self.form.config(), self.runs.runs_dir, self)
-        d.accepted.connect(lambda: (self.sweep_view.start(d.spec_path, d.sweep_dir), self.select_tab("sweep")))
-        self.dialogs["sweep"] = d
-        d.show()
-        return d
-
-    def open_sweep_folder(self, path=None) -> None:
-        if path is None:
-            path = QFileDialog.getExistingDirectory(self, "Open sweep", str(self.runs.runs_dir / "sweeps"))
-        if path:
-            self.sweep_view.open(path)
-            self.select_tab("sweep")
 
     # -- closing ----------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
@@ -624,19 +361,3 @@ class MainWindow(QMainWindow):
         for d in list(self.dialogs.values()):
             if hasattr(d, "is_running") and d.is_running():
                 d.task.worker.kill()
-
-
-def _plain(box: QMessageBox) -> None:
-    """Every label of a message box as plain text (the informative text too: Qt guesses rich text there)."""
-    for label in box.findChildren(QLabel):
-        label.setTextFormat(Qt.PlainText)
-
-
-def _remembered_runs_dir() -> Path:
-    """$CRAM_RUNS_DIR, else the runs folder of the last session (when it still exists), else ./runs."""
-    if os.environ.get("CRAM_RUNS_DIR"):
-        return default_runs_dir()
-    remembered = settings().value("runs_dir")
-    if isinstance(remembered, str) and remembered and Path(remembered).is_dir():
-        return Path(remembered)
-    return default_runs_dir()

@@ -55,6 +55,37 @@ def job_gpus(cfg: config_lib.RunConfig, gpus: int | None = None) -> int:
     return 0 if cfg.hardware.device == "cpu" else max(1, cfg.hardware.gpus)
 
 
+def sbatch_header(first: list[str], *, gpus: int, cpus_per_task: int, time: str, signal_seconds: int, output: str,
+                  partition: str = "", account: str = "", mem: str = "") -> list[str]:
+    """The #SBATCH lines every cram job shares: one node, one task, the GPU request (none for 0), the time limit,
+    the time-limit warning as SIGUSR1 to the batch shell, requeue-safe output. `first`: job-specific options
+    (name, array) written first."""
+    lines = ["#!/bin/bash", *(f"#SBATCH {o}" for o in first), "#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1"]
+    if gpus > 0:
+        lines.append(f"#SBATCH --gres=gpu:{gpus}")
+    lines += [f"#SBATCH --cpus-per-task={cpus_per_task}", f"#SBATCH --time={time}",
+              f"#SBATCH --signal=B:USR1@{signal_seconds}", "#SBATCH --requeue", "#SBATCH --open-mode=append",
+              f"#SBATCH --output={output}"]
+    for opt, value in (("partition", partition), ("account", account), ("mem", mem)):
+        if value:
+            lines.append(f"#SBATCH --{opt}={value}")
+    return lines
+
+
+# after `COMMAND &`: USR1 (the time-limit warning) -> stop the job's processes gracefully and mark REQUEUE=1;
+# TERM (scancel) -> the same stop, REQUEUE=0; then wait for the child (a trap interrupts `wait`), CODE = its status
+WAIT_WITH_SIGNALS = [
+    "CHILD=$!",
+    "REQUEUE=0",
+    "on_warning() { REQUEUE=1; trap '' USR1 TERM; kill -TERM 0 2>/dev/null; }",
+    "on_cancel() { REQUEUE=0; trap '' USR1 TERM; kill -TERM 0 2>/dev/null; }",
+    "trap on_warning USR1",
+    "trap on_cancel TERM",
+    "wait $CHILD; CODE=$?",
+    "while kill -0 $CHILD 2>/dev/null; do wait $CHILD; CODE=$?; done",
+]
+
+
 def render(cfg: config_lib.RunConfig, *, run_dir: str, gpus: int | None = None, time: str | None = None,
            partition: str = "", account: str = "", cpus_per_task: int = 8, mem: str = "",
            signal_seconds: int = 300, project_dir: str | None = None, python: str | None = None) -> str:
@@ -74,28 +105,9 @@ def render(cfg: config_lib.RunConfig, *, run_dir: str, gpus: int | None = None, 
         job.hardware.device = "cpu"
     name = safe_name(cfg.name)
     q = shlex.quote
-    lines = [
-        "#!/bin/bash",
-        f"#SBATCH --job-name=cram-{name}",
-        "#SBATCH --nodes=1",
-        "#SBATCH --ntasks-per-node=1",
-    ]
-    if gpus > 0:
-        lines.append(f"#SBATCH --gres=gpu:{gpus}")
-    lines += [
-        f"#SBATCH --cpus-per-task={cpus_per_task}",
-        f"#SBATCH --time={time}",
-        f"#SBATCH --signal=B:USR1@{signal_seconds}",
-        "#SBATCH --requeue",
-        "#SBATCH --open-mode=append",
-        f"#SBATCH --output={run_dir}/slurm-%j.out",
-    ]
-    if partition:
-        lines.append(f"#SBATCH --partition={partition}")
-    if account:
-        lines.append(f"#SBATCH --account={account}")
-    if mem:
-        lines.append(f"#SBATCH --mem={mem}")
+    lines = sbatch_header([f"--job-name=cram-{name}"], gpus=gpus, cpus_per_task=cpus_per_task, time=time,
+                          signal_seconds=signal_seconds, output=f"{run_dir}/slurm-%j.out", partition=partition,
+                          account=account, mem=mem)
     launch = ("\"$PY\" " + shlex.join(torchrun_prefix(gpus)[1:]) if gpus > 1
               else "\"$PY\" " + shlex.join(engine_command()[1:]))
     lines += [
@@ -124,14 +136,7 @@ def render(cfg: config_lib.RunConfig, *, run_dir: str, gpus: int | None = None, 
         "  ARGS=(train \"$JOB_CONFIG\" --run-dir \"$RUN_DIR\")",
         "fi",
         launch + " \"${ARGS[@]}\" &",
-        "CHILD=$!",
-        "REQUEUE=0",
-        "on_warning() { REQUEUE=1; trap '' USR1 TERM; kill -TERM 0 2>/dev/null; }",
-        "on_cancel() { REQUEUE=0; trap '' USR1 TERM; kill -TERM 0 2>/dev/null; }",
-        "trap on_warning USR1",
-        "trap on_cancel TERM",
-        "wait $CHILD; CODE=$?",
-        "while kill -0 $CHILD 2>/dev/null; do wait $CHILD; CODE=$?; done",
+        *WAIT_WITH_SIGNALS,
         "STATUS=$(\"$PY\" -c 'import sys; from engine.contract.rundir import summarize; "
         "print(summarize(sys.argv[1])[\"status\"])' \"$RUN_DIR\")",
         "echo \"cram: run status $STATUS (exit $CODE)\"",

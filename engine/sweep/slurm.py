@@ -19,7 +19,7 @@ import sys
 from engine.contract import config as config_lib
 from engine.contract.launch import engine_command
 from engine.contract.rundir import safe_name
-from engine.contract.slurm import format_time, parse_time
+from engine.contract.slurm import WAIT_WITH_SIGNALS, format_time, parse_time, sbatch_header
 
 from .plan import SweepSpec
 
@@ -52,25 +52,10 @@ def render(spec: SweepSpec, spec_path: str, *, sweep_dir: str, workers: int, gpu
     py = python or sys.executable
     q = shlex.quote
     name = safe_name(spec.name)
-    lines = ["#!/bin/bash",
-             f"#SBATCH --job-name=cram-sweep-{name}",
-             f"#SBATCH --array=0-{workers - 1}",
-             "#SBATCH --nodes=1",
-             "#SBATCH --ntasks-per-node=1"]
-    if gpus > 0:
-        lines.append(f"#SBATCH --gres=gpu:{gpus}")
-    lines += [f"#SBATCH --cpus-per-task={cpus_per_task}",
-              f"#SBATCH --time={time}",
-              f"#SBATCH --signal=B:USR1@{signal_seconds}",
-              "#SBATCH --requeue",
-              "#SBATCH --open-mode=append",
-              f"#SBATCH --output={sweep_dir}/logs/slurm-%A_%a.out"]
-    if partition:
-        lines.append(f"#SBATCH --partition={partition}")
-    if account:
-        lines.append(f"#SBATCH --account={account}")
-    if mem:
-        lines.append(f"#SBATCH --mem={mem}")
+    lines = sbatch_header([f"--job-name=cram-sweep-{name}", f"--array=0-{workers - 1}"], gpus=gpus,
+                          cpus_per_task=cpus_per_task, time=time, signal_seconds=signal_seconds,
+                          output=f"{sweep_dir}/logs/slurm-%A_%a.out", partition=partition, account=account,
+                          mem=mem)
     lines += [
         "",
         f"# Written by `cram slurm --sweep` for sweep {spec.name!r}: {workers} workers of one Optuna study in",
@@ -88,14 +73,7 @@ def render(spec: SweepSpec, spec_path: str, *, sweep_dir: str, workers: int, gpu
     lines += [
         "export OMP_WAIT_POLICY=PASSIVE PYTHONUNBUFFERED=1",
         "\"$PY\" " + shlex.join([*engine_command()[1:], "sweep"]) + " \"$SPEC\" --sweep-dir \"$SWEEP_DIR\" --worker &",
-        "CHILD=$!",
-        "REQUEUE=0",
-        "on_warning() { REQUEUE=1; trap '' USR1 TERM; kill -TERM 0 2>/dev/null; }",
-        "on_cancel() { REQUEUE=0; trap '' USR1 TERM; kill -TERM 0 2>/dev/null; }",
-        "trap on_warning USR1",
-        "trap on_cancel TERM",
-        "wait $CHILD; CODE=$?",
-        "while kill -0 $CHILD 2>/dev/null; do wait $CHILD; CODE=$?; done",
+        *WAIT_WITH_SIGNALS,
         "echo \"cram: sweep worker ${SLURM_ARRAY_TASK_ID:-?} exit $CODE\"",
         "if [ \"$REQUEUE\" = 1 ]; then",
         "  TASK=\"${SLURM_ARRAY_JOB_ID:-}_${SLURM_ARRAY_TASK_ID:-}\"",

@@ -30,10 +30,10 @@ def test_start_to_results_with_the_real_engine(qtbot, qloop, tmp_path, monkeypat
     win.form.set_preset("smoke")
     for name, value in SETTINGS.items():               # through the widgets, like a user
         ed = win.form.editor(name)
-        if name == "budget.seconds":
+        if hasattr(ed, "h"):                           # durations are h/min/s fields (budget, dev-eval interval)
             ed.h.setValue(0)
             ed.m.setValue(0)
-            ed.s.setValue(value)
+            ed.s.setValue(int(value))
         elif hasattr(ed, "spin"):
             ed.spin.setValue(value)
         else:

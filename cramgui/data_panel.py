@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
@@ -91,8 +92,7 @@ def clamp_length(name: str, v: int) -> int:
     return max(spec["min"], min(spec["max"], int(v)))
 
 
-class _Bridge(QObject):
-    ready = Signal(object)
+POLL_MS = 50   # how often the GUI thread collects a finished computation
 
 
 class StatsLoader(QObject):
@@ -117,8 +117,12 @@ class StatsLoader(QObject):
         self._cache: dict = {}
         self._generation = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cramgui-datastats")
-        self._bridge = _Bridge(self)
-        self._bridge.ready.connect(self._on_ready)
+        # the worker thread never touches Qt: it puts its answer in a queue that a GUI-thread timer collects
+        # (emitting a Qt signal from a plain Python thread could deadlock against the GUI thread's own calls)
+        self._answers: queue.SimpleQueue = queue.SimpleQueue()
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._collect)
         self.destroyed.connect(lambda *_: self._executor.shutdown(wait=False, cancel_futures=True))
 
     def request(self, cfg: RunConfig, force: bool = False) -> None:
@@ -143,19 +147,28 @@ class StatsLoader(QObject):
             return
         self.busy = True
         self.changed.emit()
-        gen, bridge, n = self._generation, self._bridge, self.max_examples
+        gen, answers, n = self._generation, self._answers, self.max_examples
 
         def job():
             try:
                 result = (length_stats(root, max_examples=n), read_manifest(root)), ""
             except Exception as e:  # noqa: BLE001 - DataError, OSError: shown in the panel
                 result = None, str(e)
-            try:
-                bridge.ready.emit((gen, key, result))
-            except RuntimeError:           # the loader is gone
-                pass
+            answers.put((gen, key, result))
 
         self._executor.submit(job)
+        self._poll.start()
+
+    def _collect(self) -> None:
+        """GUI thread: hand every finished computation to _on_ready; stop polling when nothing is pending."""
+        while True:
+            try:
+                payload = self._answers.get_nowait()
+            except queue.Empty:
+                break
+            self._on_ready(payload)
+        if not self.busy:
+            self._poll.stop()
 
     def _on_ready(self, payload) -> None:
         gen, key, (value, error) = payload

@@ -7,10 +7,11 @@ Following one run's events.jsonl is cramgui.tailer.RunFollower."""
 from __future__ import annotations
 
 import os
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QFileSystemWatcher, QItemSelectionModel, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QFileSystemWatcher, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QTableView, QVBoxLayout, QWidget)
 
@@ -25,9 +26,7 @@ from .runs_scan import scan_runs
 RESUMABLE = ("stopped", "interrupted", "failed")
 
 
-class _Bridge(QObject):
-    """Carries a finished background scan to the GUI thread (a queued signal)."""
-    ready = Signal(object)
+POLL_MS = 50   # how often the GUI thread collects a finished background scan
 
 
 class RunsPanel(RunsMenu, QWidget):
@@ -55,8 +54,11 @@ class RunsPanel(RunsMenu, QWidget):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cramgui-runs")
         self._scanning = False
         self._again = False
-        self._bridge = _Bridge(self)
-        self._bridge.ready.connect(self._on_scanned)
+        # the scanning thread never touches Qt: its answer goes into a queue a GUI-thread timer collects
+        self._answers: queue.SimpleQueue = queue.SimpleQueue()
+        self._collector = QTimer(self)
+        self._collector.setInterval(POLL_MS)
+        self._collector.timeout.connect(self._collect)
         self.busy_paths = lambda: set()          # runs a writer here works on (the window sets it)
 
         self.folder_label = QLabel()
@@ -176,19 +178,28 @@ class RunsPanel(RunsMenu, QWidget):
             self._again = True
             return
         self._scanning = True
-        base, cache, bridge = self.runs_dir, dict(self._cache), self._bridge
+        base, cache, answers = self.runs_dir, dict(self._cache), self._answers
 
         def job():
             try:
                 result = scan_runs(base, cache)
             except Exception:  # noqa: BLE001 - a vanished folder, say: show nothing new
                 result = None
-            try:
-                bridge.ready.emit((base, result))
-            except RuntimeError:      # the panel is gone
-                pass
+            answers.put((base, result))
 
         self._executor.submit(job)
+        self._collector.start()
+
+    def _collect(self) -> None:
+        """GUI thread: hand a finished scan to _on_scanned; stop polling when no scan is running."""
+        while True:
+            try:
+                payload = self._answers.get_nowait()
+            except queue.Empty:
+                break
+            self._on_scanned(payload)
+        if not self._scanning:
+            self._collector.stop()
 
     def refresh_now(self) -> None:
         """Synchronous scan (tests, start-up)."""

@@ -73,6 +73,7 @@ class MainWindow(WindowLayout, WindowNotices, WindowDialogs, QMainWindow):
         self.runs = RunsPanel(runs_dir or remembered_runs_dir())
         self.runs.busy_paths = lambda: {str(self.session.live_dir)} if self.session.live_dir else set()
         self.data_stats = StatsLoader(self)
+        self.form.attach_data_stats(self.data_stats)      # preflight warnings from the Data tab's statistics
         self.data_panel = DataPanel(self.data_stats)
         self.actions = Actions(self)
 

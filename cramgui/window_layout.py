@@ -29,7 +29,7 @@ class WindowLayout:
         self.fetch_button = QPushButton("Get CodeXGLUE…")
         self.fetch_button.setToolTip(self.actions.fetch_data.toolTip())
         self.fetch_button.clicked.connect(self.open_fetch_dialog)
-        self.build_button = QPushButton("Build from source folder…")
+        self.build_button = QPushButton("Build corpus…")
         self.build_button.setToolTip(self.actions.build_data.toolTip())
         self.build_button.clicked.connect(self.open_build_dialog)
         tools = QWidget()
@@ -76,6 +76,7 @@ class WindowLayout:
         lay.setContentsMargins(0, 0, 0, 4)
         lay.addWidget(scroll, 1)
         lay.addWidget(self.problems_label)
+        lay.addWidget(self.form.problems_view)    # every problem and preflight warning, each a link to its field
         lay.addLayout(buttons)
         setup.setMinimumWidth(300)
         self.setup_dock = QDockWidget("Setup", self)

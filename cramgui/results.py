@@ -22,6 +22,7 @@ MEAN = "mean"
 BASE_COLUMNS = ("Model", "Language", "Examples", "BLEU-4", "NLTK BLEU-4", "Best dev BLEU", "Decode s")
 # shown when the run measured the constant-prediction floor of its test split (engine.floor)
 FLOOR_COLUMNS = ["Constant floor", "Above floor"]
+FLOOR_AT = 4   # the floor columns' place: right after BLEU-4
 FLOOR_TIPS = ["smoothed BLEU-4 of writing one constant sentence (the best training summary, chosen on dev) for "
               "every test example: what a model that learned nothing about the input scores",
               "BLEU-4 minus the constant floor: what the model adds over predicting one sentence"]
@@ -63,8 +64,8 @@ class ResultsTableModel(QAbstractTableModel):
         # the constant-prediction floor of each split, when the engine measured it: two more columns
         self.with_floor = any(number(r.get("floor_bleu4")) is not None for r in results.values())
         self.headers = list(BASE_COLUMNS) + [f"Δ vs {r['model']}" for r in self.references]
-        if self.with_floor:
-            self.headers += FLOOR_COLUMNS
+        if self.with_floor:  # right after BLEU-4: "above the floor" is the headline
+            self.headers[FLOOR_AT:FLOOR_AT] = FLOOR_COLUMNS
         langs = _lang_order(set(results) | set(languages))
         for lang in langs:
             res = results.get(lang)
@@ -111,16 +112,18 @@ class ResultsTableModel(QAbstractTableModel):
         if getattr(self, "with_floor", False):
             fl = number(res.get("floor_bleu4"))
             above = None if bleu is None or fl is None else bleu - fl
-            values += [fl, above]
-            text += [fixed(fl), fixed(above, signed=True)]
+            values[FLOOR_AT:FLOOR_AT] = [fl, above]
+            text[FLOOR_AT:FLOOR_AT] = [fixed(fl), fixed(above, signed=True)]
             if isinstance(res.get("floor_text"), str) and res["floor_text"]:
                 tip += (", " if tip else "") + f"constant floor: “{res['floor_text'][:120]}” for every example"
         self._rows.append({"kind": "ours", "values": values, "text": text, "tooltip": tip})
 
     def _add_ref(self, ref, lang, value) -> None:
-        extra = len(FLOOR_COLUMNS) if getattr(self, "with_floor", False) else 0
-        values = [ref["model"], lang, None, value, None, None, None] + [None] * (len(self.references) + extra)
-        text = [ref["model"], lang, "", fixed(value), "", "", ""] + [""] * (len(self.references) + extra)
+        values = [ref["model"], lang, None, value, None, None, None] + [None] * len(self.references)
+        text = [ref["model"], lang, "", fixed(value), "", "", ""] + [""] * len(self.references)
+        if getattr(self, "with_floor", False):
+            values[FLOOR_AT:FLOOR_AT] = [None, None]
+            text[FLOOR_AT:FLOOR_AT] = ["", ""]
         self._rows.append({"kind": "ref", "values": values, "text": text,
                            "tooltip": f"published: {ref.get('source') or '?'}"})
 
@@ -138,8 +141,11 @@ class ResultsTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.headers[section] if 0 <= section < len(self.headers) else None
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            if getattr(self, "with_floor", False) and section >= len(self.headers) - len(FLOOR_COLUMNS):
-                return FLOOR_TIPS[section - (len(self.headers) - len(FLOOR_COLUMNS))]
+            if getattr(self, "with_floor", False):
+                if FLOOR_AT <= section < FLOOR_AT + len(FLOOR_COLUMNS):
+                    return FLOOR_TIPS[section - FLOOR_AT]
+                if section > FLOOR_AT:
+                    section -= len(FLOOR_COLUMNS)
             return _HEADER_TIPS.get(min(section, 7))
         return None
 
@@ -162,9 +168,14 @@ class ResultsTableModel(QAbstractTableModel):
             if row["kind"] == "ref":
                 return QBrush(QColor(110, 110, 110))
             v = row["values"][c]
-            if getattr(self, "with_floor", False) and c == len(self.headers) - len(FLOOR_COLUMNS):
-                return None  # the floor itself is no gain or loss
-            if c >= 7 and v is not None:
+            first_delta = 7
+            if getattr(self, "with_floor", False):
+                if c == FLOOR_AT:
+                    return None  # the floor itself is no gain or loss
+                if c == FLOOR_AT + 1 and v is not None:
+                    return QBrush(QColor(20, 120, 40) if v >= 0 else QColor(180, 40, 40))
+                first_delta += len(FLOOR_COLUMNS)
+            if c >= first_delta and v is not None:
                 return QBrush(QColor(20, 120, 40) if v >= 0 else QColor(180, 40, 40))
         if role == Qt.ItemDataRole.ToolTipRole:
             return row["tooltip"] or None
@@ -256,8 +267,12 @@ class ResultsView(QWidget):
         self._update_caption()
         self._draw_chart(_lang_order(set(st.results) | set(langs)))
         if st.results:
-            parts = [f"{lang} {fixed(r.get('bleu4'))}" for lang, r in
-                     ((x, st.results[x]) for x in _lang_order(st.results))]
+            parts = []
+            for lang in _lang_order(st.results):
+                r = st.results[lang]
+                b, fl = number(r.get("bleu4")), number(r.get("floor_bleu4"))
+                above = f" ({b - fl:+.2f} above the constant floor {fl:.2f})" if b is not None and fl is not None else ""
+                parts.append(f"{lang} {fixed(b)}{above}")
             self.summary.setText("BLEU-4 (this run): " + ", ".join(parts))
         else:
             self.summary.setText("No results yet: they appear when the final evaluation finishes."

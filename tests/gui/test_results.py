@@ -173,8 +173,8 @@ def test_the_constant_floor_is_shown_beside_the_bleu(qtbot):
     m.set_data({"python": decode(encode("result", language="python", split="test", n=10, bleu4=14.0,
                                         floor_bleu4=11.5, floor_text="returns the value ."))}, {})
     header = [m.headerData(c, Qt.Orientation.Horizontal) for c in range(m.columnCount())]
-    assert header[-2:] == FLOOR_COLUMNS
-    assert [m.data(m.index(0, c)) for c in range(len(header))][-2:] == ["11.50", "+2.50"]
+    assert header[3:6] == ["BLEU-4", *FLOOR_COLUMNS]          # right beside the BLEU
+    assert [m.data(m.index(0, c)) for c in range(len(header))][3:6] == ["14.00", "11.50", "+2.50"]
     assert "returns the value ." in m.data(m.index(0, 0), Qt.ItemDataRole.ToolTipRole)
     m.set_data({"python": {"language": "python", "bleu4": 14.0}}, {})   # no floor measured: no floor columns
     assert m.columnCount() == len(header) - 2

@@ -271,7 +271,10 @@ class ResultsView(QWidget):
             for lang in _lang_order(st.results):
                 r = st.results[lang]
                 b, fl = number(r.get("bleu4")), number(r.get("floor_bleu4"))
-                above = f" ({b - fl:+.2f} above the constant floor {fl:.2f})" if b is not None and fl is not None else ""
+                above = ""
+                if b is not None and fl is not None:
+                    where = "above" if b >= fl else "below"
+                    above = f" ({abs(b - fl):.2f} {where} the constant floor {fl:.2f})"
                 parts.append(f"{lang} {fixed(b)}{above}")
             self.summary.setText("BLEU-4 (this run): " + ", ".join(parts))
         else:

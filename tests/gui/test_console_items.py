@@ -324,7 +324,8 @@ def test_first_launch_says_what_to_do_and_starts_the_smoke_preset(qtbot, make_wi
     wait_finished(qtbot, win)
 
 
-@pytest.mark.skip(reason="hung intermittently under load on 2026-12-02 (Qt event loop wait); under investigation, see the closing note")
+@pytest.mark.skip(reason="hung intermittently under load on 2026-12-02 (a Qt event-loop wait); "
+                         "under investigation, see the closing note")
 def test_log_view_times_levels_and_search(qtbot, make_window):
     win = make_window("--events", "3", "--crash")
     win.start_run()

@@ -25,6 +25,7 @@ from engine.contract.config import RunConfig, field_specs
 from engine.contract.lengths import length_stats
 from engine.contract.paths import BUILTIN_LANGUAGE, LANGUAGES, SPLITS, builtin_corpus_dir, split_path
 
+from .thread_results import drain
 from .data_hist import LengthHistograms
 
 MAX_EXAMPLES = 5000            # lines measured per file (spread evenly); counts are exact line counts
@@ -161,12 +162,7 @@ class StatsLoader(QObject):
 
     def _collect(self) -> None:
         """GUI thread: hand every finished computation to _on_ready; stop polling when nothing is pending."""
-        while True:
-            try:
-                payload = self._answers.get_nowait()
-            except queue.Empty:
-                break
-            self._on_ready(payload)
+        drain(self._answers, self._on_ready)
         if not self.busy:
             self._poll.stop()
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 
 from engine.contract.paths import default_runs_dir
 
+from .thread_results import drain
 from .runs_menu import RunsMenu
 from .runs_model import COL, COLUMNS, PATH_ROLE, STALE_MINUTES, RunsFilter, RunsModel
 from .runs_scan import file_problem as file_problem   # re-exported: compare_view and evaluate_dialog import them here
@@ -192,12 +193,7 @@ class RunsPanel(RunsMenu, QWidget):
 
     def _collect(self) -> None:
         """GUI thread: hand a finished scan to _on_scanned; stop polling when no scan is running."""
-        while True:
-            try:
-                payload = self._answers.get_nowait()
-            except queue.Empty:
-                break
-            self._on_scanned(payload)
+        drain(self._answers, self._on_scanned)
         if not self._scanning:
             self._collector.stop()
 

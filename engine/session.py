@@ -320,7 +320,7 @@ def make_optimizer(model, cfg: config_lib.TrainConfig, hw: hardware.Hardware) ->
         (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     kw = {"fused": True} if hw.device.type == "cuda" else {}
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8, **kw)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, cfg.adam_beta2), eps=1e-8, **kw)
 
 
 def make_scaler(hw: hardware.Hardware):

@@ -53,8 +53,8 @@ def train_step(s: Session, group: list[list[int]], lr: float, *, collate: Callab
     not applied: the step is `skipped` and the weights stay as they were; MAX_SKIPPED_IN_A_ROW skipped steps in a
     row stop the run (StopRun `nonfinite`). Every rank sees the same all-reduced gradients, so all ranks decide
     alike. fp16 on CUDA scales the loss with the session's GradScaler."""
-    for g in s.optimizer.param_groups:
-        g["lr"] = lr
+    for g in s.optimizer.param_groups:  # a group may train at a multiple of the schedule's LR (train.decoder_lr)
+        g["lr"] = lr * g.get("lr_scale", 1.0)
     enc, dist, device = s.train_enc, s.dist, s.hw.device
     scaler = getattr(s, "scaler", None)
     n_local = sum(sum(len(enc.tgt[i]) for i in b) for b in group)

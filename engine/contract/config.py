@@ -71,6 +71,10 @@ class ModelConfig:
     decoder_layers: int = f(6, "Number of Transformer decoder layers for the encoder recipe", min=1, max=48)
     vocab_size: int = f(8000, "BPE vocabulary size trained for a from-scratch model", min=300, max=100000)
     dropout: float = f(0.1, "Dropout probability for the fresh parts of the model", min=0.0, max=0.9)
+    decoder: str = f("engine", "Decoder of the encoder recipe. engine: a RoBERTa-style causal decoder sized from the "
+                     "encoder (GELU, FFN = the encoder's); code2nl: the original code2nl decoder (FFN 2048, ReLU, "
+                     "post-norm, embeddings shared with the encoder, tanh dense head tied to the encoder's word "
+                     "embeddings)", choices=["engine", "code2nl"])
 
 
 @dataclass
@@ -106,6 +110,9 @@ class TrainConfig:
     warmup: float = f(0.05, "Warm-up as a fraction of the budget (budget-linear) or of max_steps (linear)",
                       min=0.0, max=0.9)
     weight_decay: float = f(0.01, "AdamW weight decay (not applied to biases and norms)", min=0.0, max=1.0)
+    adam_beta2: float = f(0.98, "AdamW beta2 (the original code2nl recipe: 0.999)", min=0.5, max=0.99999)
+    decoder_lr: float = f(0.0, "Peak learning rate of the fresh decoder of the encoder recipe (0 = train.lr); "
+                          "follows the same schedule", min=0.0, max=1.0)
     grad_clip: float = f(1.0, "Clip the gradient norm to this value (0 = off)", min=0.0, max=1000.0)
     label_smoothing: float = f(0.0, "Label smoothing of the training cross-entropy", min=0.0, max=0.5)
     seed: int = f(42, "Random seed (data order, initialisation, dropout)", min=0, max=2**31 - 1)

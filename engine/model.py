@@ -3,11 +3,16 @@ save_pretrained():
 
   scratch  BART-shaped encoder-decoder (shared embeddings), sizes tiny/small/base, own BPE tokenizer
   encoder  CodeBERT code2nl: a pretrained RoBERTa-style encoder + a fresh N-layer Transformer decoder with
-           cross-attention whose word embeddings (input and output) are tied to the encoder's
+           cross-attention. model.decoder=engine: a RobertaForCausalLM sized from the encoder whose word
+           embeddings (input and output) are tied to the encoder's; model.decoder=code2nl: the original's decoder
+           (engine.code2nl_decoder: FFN 2048, ReLU, the encoder's embeddings module, tanh dense head tied to the
+           encoder's word embeddings)
   seq2seq  any pretrained AutoModelForSeq2SeqLM (e.g. a CodeT5 checkpoint)
 
-A saved model folder holds the HF files, the tokenizer, and `cram_model.json` (kind + tying) so loading
-restores the same structure. trust_remote_code stays off everywhere.
+A saved model folder holds the HF files, the tokenizer, and `cram_model.json` (kind + tying + decoder) so loading
+restores the same structure. trust_remote_code stays off everywhere. A code2nl-decoder folder has no transformers
+class (its head is not one): its config.json names the decoder `code2nl_decoder.MODEL_TYPE`, so plain
+transformers refuses it instead of loading a different model; `load` builds it.
 
 A saved folder also records the run's decoding, so plain transformers reproduces the engine's predictions:
 `generation_config.json` holds the evaluation's beam search (num_beams, max_new_tokens, early_stopping,
@@ -26,8 +31,10 @@ from typing import Any
 
 import torch.nn as nn
 from transformers import (AutoConfig, AutoModel, AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration,
-                          EncoderDecoderModel, RobertaConfig, RobertaForCausalLM)
+                          EncoderDecoderConfig, EncoderDecoderModel, GenerationConfig, RobertaConfig,
+                          RobertaForCausalLM)
 
+from . import code2nl_decoder as code2nl
 from .contract.config import ModelConfig
 from .generate import LENGTH_PENALTY
 
@@ -67,6 +74,8 @@ def build_encoder_decoder(cfg: ModelConfig, tokenizer) -> EncoderDecoderModel:
     except OSError as e:
         raise ModelError(f"cannot load encoder {cfg.name_or_path!r}: {e}. Give a local folder (config.json + "
                          "weights) or a hub id reachable from this machine.") from None
+    if cfg.decoder == "code2nl":
+        return _code2nl(encoder, cfg, tokenizer)
     ec = encoder.config
     dec_conf = RobertaConfig(
         vocab_size=ec.vocab_size, hidden_size=ec.hidden_size, num_attention_heads=ec.num_attention_heads,
@@ -81,6 +90,61 @@ def build_encoder_decoder(cfg: ModelConfig, tokenizer) -> EncoderDecoderModel:
     _set_special_ids(model, tokenizer, start=tokenizer.bos_token_id)
     tie_decoder_embeddings(model)
     return model
+
+
+def _code2nl(encoder, cfg: ModelConfig, tokenizer) -> EncoderDecoderModel:
+    """The original code2nl decoder on `encoder`, initialised as the original initialises it."""
+    dec_conf = code2nl.decoder_config(encoder.config, cfg.decoder_layers, cfg.dropout, tokenizer.pad_token_id,
+                                      tokenizer.bos_token_id, tokenizer.eos_token_id)
+    decoder = code2nl.Code2nlDecoder._from_config(dec_conf, **_sdpa_kwargs())
+    model = EncoderDecoderModel(encoder=encoder, decoder=decoder)
+    decoder.attach(model.encoder.embeddings)
+    decoder.init_like_original()
+    _set_special_ids(model, tokenizer, start=tokenizer.bos_token_id)
+    return model
+
+
+def _load_code2nl(folder: Path) -> EncoderDecoderModel:
+    """A code2nl-decoder model saved by `save`: the structure from config.json, the weights strictly."""
+    from safetensors.torch import load_file
+
+    raw = json.loads((folder / "config.json").read_text())
+    raw["decoder"] = {**raw["decoder"], "model_type": "roberta"}
+    conf = EncoderDecoderConfig.from_dict(raw)
+    encoder = AutoModel.from_config(conf.encoder, **_sdpa_kwargs())
+    decoder = code2nl.Code2nlDecoder._from_config(conf.decoder, **_sdpa_kwargs())
+    model = EncoderDecoderModel(config=conf, encoder=encoder, decoder=decoder)
+    decoder.attach(model.encoder.embeddings)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise ModelError(f"{folder}: no model.safetensors (a code2nl-decoder model is saved as one file)")
+    model.load_state_dict(load_file(str(weights)), strict=True)
+    if (folder / "generation_config.json").is_file():
+        model.generation_config = GenerationConfig.from_pretrained(folder)
+    return model.eval()
+
+
+def _mark_code2nl_config(folder: Path) -> None:
+    """config.json names the decoder code2nl_decoder.MODEL_TYPE: transformers has no class for its head, and a
+    plain RobertaForCausalLM would load with a fresh GELU/LayerNorm head and fresh embeddings (a different model)
+    where it now refuses the folder."""
+    path = folder / "config.json"
+    raw = json.loads(path.read_text())
+    raw["decoder"]["model_type"] = code2nl.MODEL_TYPE
+    path.write_text(json.dumps(raw, indent=2, sort_keys=True) + "\n")
+
+
+def _quiet(fn, *args):
+    """`fn(*args)` without transformers' warnings: reading a code2nl folder's tokenizer, transformers tries its
+    config.json, cannot name the decoder's type, and warns about a mismatch that does not concern the tokenizer."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return fn(*args)
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def tie_decoder_embeddings(model: EncoderDecoderModel) -> None:
@@ -130,6 +194,8 @@ def build(cfg: ModelConfig, tokenizer, max_positions: int):
             _set_special_ids(model, tokenizer, start=tokenizer.pad_token_id)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    if code2nl.is_code2nl(model):  # nothing to tie: the decoder owns no embedding (engine.code2nl_decoder)
+        return model, {"kind": kind, "decoder": "code2nl", "tie_decoder_embeddings": False}
     return model, {"kind": kind, "tie_decoder_embeddings": kind == "encoder"}
 
 
@@ -212,6 +278,8 @@ def save(model, tokenizer, meta: dict, folder: str | Path, decoding: dict | None
     gen = {"generation_config": generation_config_for(target, decoding)} if decoding else {}
     with _untied_for_saving(target, meta), _attrs(target, gen):
         target.save_pretrained(folder)
+    if code2nl.is_code2nl(target):
+        _mark_code2nl_config(folder)
     with _attrs(tokenizer, tokenizer_settings(decoding)):
         tokenizer.save_pretrained(folder)
     (folder / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -224,6 +292,8 @@ def load(folder: str | Path):
     folder = Path(folder)
     meta_path = folder / META_FILE
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"kind": "seq2seq"}
+    if meta.get("kind") == "encoder" and meta.get("decoder") == "code2nl":
+        return _load_code2nl(folder), _quiet(load_tokenizer, folder), meta
     if meta.get("kind") == "encoder":
         model = EncoderDecoderModel.from_pretrained(folder, **_sdpa_kwargs())
         tie_decoder_embeddings(model)

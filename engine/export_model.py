@@ -13,6 +13,13 @@ encoder's word embeddings; transformers 5 can no longer declare that tie for an 
 decoder's matrix would load with a randomly initialised one. The export therefore stores the matrix twice
 (encoder, decoder; the decoder's output layer is tied to the decoder's input embedding by the decoder's own
 `tie_word_embeddings`), with equal values; `cram` (engine.model.load) ties all three again.
+
+The original code2nl decoder (model.decoder=code2nl, engine.code2nl_decoder) has no transformers class: its
+output head (tanh(dense) times the encoder's word embeddings, no bias) and its use of the encoder's embeddings
+module are not a RobertaForCausalLM, and a class of our own would need trust_remote_code, which stays off. Such a
+folder is exported for `cram` (engine.model.load), each matrix once; its config.json names the decoder
+`code2nl_decoder.MODEL_TYPE`, so plain `AutoModelForSeq2SeqLM.from_pretrained` fails with that name instead of
+loading a different model, and the card and the export's message say so.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 from . import model as model_lib
+from .code2nl_decoder import MODEL_TYPE as CODE2NL_TYPE
 from .contract import config as config_lib
 from .contract.events import read_events
 from .contract.files import read_text, say
@@ -115,6 +123,20 @@ def _is_hub_id(name: str) -> bool:
     return bool(name) and name.count("/") == 1 and not name.startswith((".", "/", "~")) and not Path(name).exists()
 
 
+def is_code2nl_run(cfg: config_lib.RunConfig) -> bool:
+    return cfg.model.source == "encoder" and cfg.model.decoder == "code2nl"
+
+
+CODE2NL_NOTE = (
+    "This model uses the original CodeBERT code2nl decoder (`model.decoder = \"code2nl\"`: FFN 2048, ReLU, "
+    "post-norm layers, target embeddings from the encoder's embeddings module, output `tanh(dense(h))` times the "
+    "encoder's word embeddings, no bias). transformers has no class for that head, and loading a class shipped "
+    "with the folder would need `trust_remote_code`, which cramgui keeps off; a plain RobertaForCausalLM would load "
+    "a different model (a fresh GELU/LayerNorm head and fresh embeddings). So `AutoModelForSeq2SeqLM` refuses this "
+    f"folder (its config.json names the decoder `{CODE2NL_TYPE}`): load it with cramgui, which builds the "
+    "original's structure from config.json and reads the weights strictly.")
+
+
 def card_metadata(cfg: config_lib.RunConfig | None, results: list[dict], evaluated: bool, title: str) -> str:
     """The card's YAML front matter (without the --- lines), built with huggingface_hub's ModelCardData so the Hub
     parses it: library, tags, metrics, datasets, base model, and the test BLEU-4 per language as model-index."""
@@ -122,6 +144,9 @@ def card_metadata(cfg: config_lib.RunConfig | None, results: list[dict], evaluat
 
     kw: dict = {"library_name": "transformers", "pipeline_tag": "text2text-generation", "language": ["en"],
                 "metrics": ["bleu"], "tags": ["code-summarization", "code-to-text", "cramgui"]}
+    if cfg is not None and is_code2nl_run(cfg):  # no transformers class: engine.model.load reads it
+        kw["library_name"] = "cramgui"
+        kw["tags"].append("code2nl")
     eval_results = []
     if cfg is not None:
         hub_id, name = _dataset(cfg)
@@ -180,10 +205,14 @@ def model_card(run_dir: Path, cfg: config_lib.RunConfig | None, meta: dict, stat
     title = (cfg.name if cfg is not None and cfg.name else Path(run_dir).name) or "cramgui model"
     out = ["---", card_metadata(cfg, results, evaluated, title).rstrip("\n"), "---", "",
            f"# {_cell(title)}", ""]
+    code2nl = meta.get("decoder") == "code2nl"
     model_kind = {"scratch": "a from-scratch BART-style encoder-decoder with its own byte-level BPE tokenizer",
                   "encoder": "the CodeBERT code2nl recipe: a pretrained RoBERTa-style encoder and a fresh "
                              "Transformer decoder whose word embeddings are the encoder's",
                   "seq2seq": "a fine-tuned pretrained encoder-decoder"}.get(meta.get("kind"), "an encoder-decoder")
+    if code2nl:
+        model_kind = ("the original CodeBERT code2nl model: a pretrained RoBERTa-style encoder and the original's "
+                      "fresh Transformer decoder and output head")
     out.append(f"A code summarization model (code in, one-line English summary out): {model_kind}, "
                f"{n_params / 1e6:.1f}M parameters, trained with cramgui under a wall-clock "
                f"budget. This is the run's `{kind}` checkpoint (step {state.get('step', '?')}).")
@@ -246,11 +275,15 @@ def model_card(run_dir: Path, cfg: config_lib.RunConfig | None, meta: dict, stat
                 f"{decoding['max_target_len']} new tokens. The tokenizer truncates code to "
                 f"{decoding['max_source_len']} tokens (`model_max_length`), as the run did.", ""]
 
-    out += ["## How to use", "", "```python",
-            "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer", "",
-            'path = "path/to/this/folder"  # or its Hub id',
-            "model = AutoModelForSeq2SeqLM.from_pretrained(path)",
-            "tokenizer = AutoTokenizer.from_pretrained(path)", "",
+    if code2nl:
+        load = ["from engine.model import load  # cramgui's engine (engine/model.py)", "",
+                'model, tokenizer, meta = load("path/to/this/folder")']
+    else:
+        load = ["from transformers import AutoModelForSeq2SeqLM, AutoTokenizer", "",
+                'path = "path/to/this/folder"  # or its Hub id',
+                "model = AutoModelForSeq2SeqLM.from_pretrained(path)",
+                "tokenizer = AutoTokenizer.from_pretrained(path)"]
+    out += ["## How to use", ""] + ([CODE2NL_NOTE, ""] if code2nl else []) + ["```python", *load, "",
             'code = "def add ( a , b ) : return a + b"  # tokens joined by spaces, like CodeXGLUE\'s code_tokens',
             'ids = model.generate(**tokenizer(code, truncation=True, return_tensors="pt"))',
             'print(" ".join(tokenizer.decode(ids[0], skip_special_tokens=True).split()))',
@@ -258,7 +291,7 @@ def model_card(run_dir: Path, cfg: config_lib.RunConfig | None, meta: dict, stat
             "One example at a time this gives the run's predictions token for token. `cram eval` and the "
             "CodeXGLUE evaluator score predictions written as `idx<TAB>summary` lines "
             "(`python evaluator.py lang_test.gold < lang_test.output`).", ""]
-    if meta.get("kind") == "encoder":
+    if meta.get("kind") == "encoder" and not code2nl:
         out += ["The decoder's word embeddings are tied to the encoder's in training; transformers loads the two as "
                 "separate (equal) matrices, so fine-tuning this folder with plain transformers unties them "
                 "(`cram` ties them again).", ""]
@@ -307,6 +340,9 @@ def export_model(run_dir: str | Path, out: str | Path, checkpoint: str = "best",
         (tmp / CARD).write_text(card, encoding="utf-8")
         _readable(tmp)
         replace_dir(tmp, out)
+        if meta.get("decoder") == "code2nl":
+            say(f"cram: {out} holds the original code2nl decoder, which plain transformers cannot load (no class for "
+                "its head; trust_remote_code stays off): load it with engine.model.load (see its README.md)")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

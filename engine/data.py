@@ -221,3 +221,26 @@ def format_stats(rows: list[dict]) -> str:
     if reasons:
         lines.append("skipped lines: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
     return "\n".join(lines)
+
+
+def add_training_examples(loaded: dict, language: str, extra: list[Example], extra_report: SplitReport,
+                          max_train: int = 0) -> int:
+    """Train also on `extra` (e.g. the site-packages corpus's training split): appended to LANGUAGE's training
+    examples, minus every example whose source equals a training, dev or test example already loaded (vendored
+    copies of a held-out function would leak it into training). The dev and test splits are unchanged.
+    `max_train` > 0 caps the combined training split. Returns how many were added."""
+    examples, report = loaded[(language, "train")]
+    seen = {e.source for (lang, _), (exs, _) in loaded.items() if lang == language for e in exs}
+    added = []
+    for e in extra:
+        if e.source not in seen:
+            seen.add(e.source)
+            added.append(e)
+    if max_train > 0:
+        added = added[:max(0, max_train - len(examples))]
+    merged = SplitReport(path=f"{report.path} + {extra_report.path}", language=language, split="train",
+                         n=report.n + len(added), skipped=report.skipped + extra_report.skipped,
+                         skipped_lines=report.skipped_lines,
+                         reasons=dict(Counter(report.reasons) + Counter(extra_report.reasons)))
+    loaded[(language, "train")] = (examples + added, merged)
+    return len(added)

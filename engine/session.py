@@ -25,6 +25,7 @@ from . import corpus, data, distributed, hardware
 from . import model as model_lib
 from .batching import BatchPlan, Encoded, bucket_key as default_bucket_key, encode
 from .contract import config as config_lib
+from .contract.paths import split_path
 from .contract.rundir import CONFIG, ENV, atomic_write_json
 from .errors import StopRun
 from .evaluate import EvalSet
@@ -88,6 +89,8 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
         if not dist.is_main:
             dist.barrier()  # rank 0 builds the corpus once
         root = corpus.ensure_builtin_corpus(cache, include_site_packages=cfg.site_packages)
+        if cfg.site_packages_train and not cfg.site_packages:
+            extra_root = corpus.ensure_builtin_corpus(cache, include_site_packages=True)
         if dist.is_main:
             dist.barrier()
         emit("log", level="info", message=f"built-in corpus at {root} ({time.perf_counter() - t0:.1f}s)")
@@ -99,6 +102,8 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
     except data.DataError as e:
         raise StopRun("data", str(e), "check data.path and data.languages; `cram data stats PATH` shows "
                       "what is usable") from None
+    if cfg.source == "builtin" and cfg.site_packages_train and not cfg.site_packages:
+        _add_site_packages_train(loaded, cfg, extra_root, emit)
     splits = {}
     for (lang, split), (examples, report) in loaded.items():
         emit("data", **report.to_event())
@@ -107,6 +112,19 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
                  f"({report.reasons}); first at lines {report.skipped_lines}")
         splits[(lang, split)] = examples
     return splits
+
+
+def _add_site_packages_train(loaded: dict, cfg: config_lib.DataConfig, root: Path, emit: Callable) -> None:
+    """data.site_packages_train: the site-packages corpus's (ROOT) training split joins the standard library's."""
+    for lang in cfg.languages:
+        try:
+            extra, report = data.read_split(split_path(root, lang, "train"), lang, "train",
+                                            max_line_bytes=cfg.max_line_bytes)
+        except data.DataError as e:
+            raise StopRun("data", str(e), "set data.site_packages_train = false, or rebuild the corpus with "
+                          "`cram data build-stdlib --site-packages`") from None
+        n = data.add_training_examples(loaded, lang, extra, report, cfg.max_train)
+        emit("log", level="info", message=f"site-packages corpus at {root}: {n} more training examples")
 
 
 def make_tokenizer(cfg: config_lib.RunConfig, splits: dict, run_dir: Path, dist: distributed.Dist,

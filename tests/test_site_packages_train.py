@@ -1,0 +1,78 @@
+"""data.site_packages_train: the site-packages corpus's training split joins the standard library's training split;
+dev and test stay the standard library's, and nothing held out leaks into training."""
+import json
+
+from engine import corpus, data, session
+from engine.contract import config as ec
+from engine.distributed import Dist
+
+
+def ex(i, source, split="train"):
+    return data.Example(idx=i, language="python", source=source, target=f"summary {i}", code=source, path="",
+                        func_name="f")
+
+
+def loaded_with(train, valid, test):
+    rep = lambda split, n: data.SplitReport(path=f"/std/{split}.jsonl", language="python", split=split, n=n)  # noqa: E731
+    return {("python", "train"): (train, rep("train", len(train))),
+            ("python", "valid"): (valid, rep("valid", len(valid))),
+            ("python", "test"): (test, rep("test", len(test)))}
+
+
+def test_held_out_and_repeated_sources_are_not_added():
+    loaded = loaded_with([ex(0, "def a")], [ex(0, "def dev")], [ex(0, "def test")])
+    extra = [ex(0, "def a"), ex(1, "def test"), ex(2, "def dev"), ex(3, "def new"), ex(4, "def new"),
+             ex(5, "def other")]
+    extra_report = data.SplitReport(path="/site/train.jsonl", language="python", split="train", n=6, skipped=2,
+                                    reasons={"too_long": 2})
+    added = data.add_training_examples(loaded, "python", extra, extra_report)
+    train, report = loaded[("python", "train")]
+    assert added == 2
+    assert [e.source for e in train] == ["def a", "def new", "def other"]
+    assert report.n == 3 and report.skipped == 2 and report.reasons == {"too_long": 2}
+    assert "/std/train.jsonl" in report.path and "/site/train.jsonl" in report.path
+    assert [e.source for e in loaded[("python", "valid")][0]] == ["def dev"]      # dev and test untouched
+    assert [e.source for e in loaded[("python", "test")][0]] == ["def test"]
+
+
+def test_max_train_caps_the_combined_split():
+    loaded = loaded_with([ex(0, "a"), ex(1, "b")], [ex(0, "v")], [ex(0, "t")])
+    rep = data.SplitReport(path="/site", language="python", split="train", n=5)
+    assert data.add_training_examples(loaded, "python", [ex(i, f"x{i}") for i in range(5)], rep, max_train=4) == 2
+    assert len(loaded[("python", "train")][0]) == 4
+
+
+def write_split(folder, split, rows):
+    p = folder / "python" / f"{split}.jsonl"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text("".join(json.dumps({"code_tokens": c.split(), "docstring_tokens": d.split()}) + "\n"
+                         for c, d in rows), encoding="utf-8")
+
+
+def test_load_splits_trains_on_both_and_keeps_stdlib_dev_and_test(tmp_path, monkeypatch):
+    std, site = tmp_path / "std", tmp_path / "site"
+    for split, rows in {"train": [("def a", "does a")], "valid": [("def v", "does v")],
+                        "test": [("def t", "does t")]}.items():
+        write_split(std, split, rows)
+    # the site corpus's train holds the stdlib's own training function, a vendored copy of the test function and
+    # two new ones; its dev/test are never read
+    write_split(site, "train", [("def a", "does a"), ("def t", "does t copy"), ("def s1", "s one"),
+                                ("def s2", "s two")])
+    write_split(site, "valid", [("def sv", "site dev")])
+    write_split(site, "test", [("def st", "site test")])
+    monkeypatch.setattr(corpus, "ensure_builtin_corpus",
+                        lambda cache, include_site_packages=False, progress=None: site if include_site_packages
+                        else std)
+    cfg = ec.DataConfig(source="builtin", languages=["python"], site_packages_train=True)
+    events = []
+    splits = session.load_splits(cfg, Dist(), lambda kind, **kw: events.append((kind, kw)))
+    assert sorted(e.source for e in splits[("python", "train")]) == ["def a", "def s1", "def s2"]
+    assert [e.source for e in splits[("python", "valid")]] == ["def v"]
+    assert [e.source for e in splits[("python", "test")]] == ["def t"]
+    train_event = next(kw for kind, kw in events if kind == "data" and kw["split"] == "train")
+    assert train_event["n"] == 3
+    assert any(kind == "log" and "2 more training examples" in kw["message"] for kind, kw in events)
+
+    cfg.site_packages_train = False                      # off: the standard library alone
+    splits = session.load_splits(cfg, Dist(), lambda kind, **kw: None)
+    assert [e.source for e in splits[("python", "train")]] == ["def a"]

@@ -35,7 +35,8 @@ def schedule_record(schedule) -> dict | None:
         return None
     total = number(schedule.get("total_steps"))
     return {"name": schedule["name"], "peak_lr": peak, "warmup": number(schedule.get("warmup")) or 0.0,
-            "total_steps": int(total) if total is not None and 0 < total < 2**62 else 0}
+            "total_steps": int(total) if total is not None and 0 < total < 2**62 else 0,
+            "decay": number(schedule.get("decay")) or 0.0, "floor": number(schedule.get("floor")) or 0.0}
 
 
 def planned_lr(schedule, step, elapsed, budget_seconds, x_mode: str = "step",
@@ -71,7 +72,7 @@ def planned_lr(schedule, step, elapsed, budget_seconds, x_mode: str = "step",
     t = np.linspace(0.0, 1.0, max(2, int(points)))
     kinks = []
     if budget and e1 > e0:
-        kinks += [(p * budget - e0) / (e1 - e0) for p in (*_PROGRESS_KINKS, rec["warmup"])]
+        kinks += [(p * budget - e0) / (e1 - e0) for p in (*_PROGRESS_KINKS, rec["warmup"], 1.0 - rec["decay"])]
     if total and s1 > s0:
         ws = int(rec["warmup"] * total)
         kinks += [(k - s0) / (s1 - s0) for k in (ws - 1, ws)]

@@ -66,7 +66,8 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
 
         t0 = time.perf_counter()
         t = cfg.train
-        lr = t.lr * lr_factor(t.schedule, clock.progress, st.step, s.total_steps, t.warmup)
+        lr = t.lr * lr_factor(t.schedule, clock.progress, st.step, s.total_steps, t.warmup, decay=t.decay,
+                              floor=t.lr_floor)
         r = train_step(s, mine, lr, collate=collate)
         if compiling:
             compiling = False
@@ -117,7 +118,7 @@ def announce(s: Session, st: TrainState, emit: Callable) -> None:
          step=st.step, elapsed=st.elapsed, budget_seconds=cfg.budget.seconds, n_train=len(s.train_enc),
          host=socket.gethostname(), pid=os.getpid(), world_size=s.dist.world,
          schedule={"name": cfg.train.schedule, "warmup": cfg.train.warmup, "peak_lr": cfg.train.lr,
-                   "total_steps": s.total_steps})
+                   "total_steps": s.total_steps, "decay": cfg.train.decay, "floor": cfg.train.lr_floor})
 
 
 def run(cfg: config_lib.RunConfig, run_dir: Path, writer, resume: bool = False,

@@ -78,3 +78,17 @@ def test_train_state_round_trips_and_reads_old_checkpoints():
            "eval_seconds": 0.5, "examples_seen": 8, "something_removed_later": 1}
     got = TrainState.from_dict(old)
     assert got.step == 3 and got.batch_in_epoch == 4 and got.last_eval_step is None
+
+
+def test_budget_wsd_warms_up_holds_and_decays_to_its_floor():
+    # warm-up 10 %, peak until 70 %, linear down to 0.1 of the peak at 100 %
+    kw = dict(warmup=0.1, decay=0.3, floor=0.1)
+    assert lr_factor("budget-wsd", 0.05, **kw) == pytest.approx(0.5)
+    assert lr_factor("budget-wsd", 0.1, **kw) == pytest.approx(1.0)
+    assert lr_factor("budget-wsd", 0.69, **kw) == pytest.approx(1.0)
+    assert lr_factor("budget-wsd", 0.85, **kw) == pytest.approx(0.55)
+    assert lr_factor("budget-wsd", 1.0, **kw) == pytest.approx(0.1)
+    assert lr_factor("budget-wsd", 1.5, **kw) == pytest.approx(0.1)       # progress is clipped to 1
+    import numpy as np
+    y = lr_factor("budget-wsd", np.linspace(0, 1, 101), **kw)
+    assert np.all(np.diff(y[10:]) <= 1e-12) and y.max() == pytest.approx(1.0)

@@ -95,6 +95,9 @@ class DataConfig:
     max_target_len: int = f(128, "Maximum summary length in tokens, for training and generation",
                             min=4, max=1024, unit="tokens")
     site_packages: bool = f(False, "builtin corpus: also use installed site-packages (more data, less canonical)")
+    site_packages_train: bool = f(False, "builtin corpus: also TRAIN on the installed site-packages' functions "
+                                  "(about 9x more examples; dev and test stay the standard library's, and "
+                                  "functions whose code equals a held-out one are dropped)")
 
 
 @dataclass
@@ -104,11 +107,14 @@ class TrainConfig:
                         min=1, max=4096)
     grad_accum: int = f(1, "Micro-batches accumulated per optimizer step", min=1, max=1024)
     schedule: str = f("budget-triangle", "Learning-rate schedule. budget-*: driven by elapsed/budget so it ends "
-                      "exactly with the time budget; linear: step-based warm-up then linear decay to max_steps "
-                      "(the original recipe); constant", choices=["budget-triangle", "budget-linear", "constant",
-                                                                  "linear"])
-    warmup: float = f(0.05, "Warm-up as a fraction of the budget (budget-linear) or of max_steps (linear)",
-                      min=0.0, max=0.9)
+                      "exactly with the time budget (budget-wsd: warm-up, peak, decay over the last train.decay); "
+                      "linear: step-based warm-up then linear decay to max_steps (the original recipe); constant",
+                      choices=["budget-triangle", "budget-linear", "budget-wsd", "constant", "linear"])
+    warmup: float = f(0.05, "Warm-up as a fraction of the budget (budget-linear, budget-wsd) or of max_steps "
+                      "(linear)", min=0.0, max=0.9)
+    decay: float = f(0.2, "budget-wsd: the LR decays over this last fraction of the budget", min=0.0, max=1.0)
+    lr_floor: float = f(0.0, "budget-wsd: the LR at the end of the budget, as a fraction of the peak",
+                        min=0.0, max=1.0)
     weight_decay: float = f(0.01, "AdamW weight decay (not applied to biases and norms)", min=0.0, max=1.0)
     adam_beta2: float = f(0.98, "AdamW beta2 (the original code2nl recipe: 0.999)", min=0.5, max=0.99999)
     decoder_lr: float = f(0.0, "Peak learning rate of the fresh decoder of the encoder recipe (0 = train.lr); "

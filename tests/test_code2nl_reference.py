@@ -272,3 +272,32 @@ def test_cram_train_resume_and_export(enc_dir, tmp_path, stdlib_corpus):
     assert "model.decoder = \"code2nl\"" in card and "trust_remote_code" in card
     model, tok, meta = model_lib.load(out)
     assert meta["decoder"] == "code2nl" and code2nl.is_code2nl(model)
+
+
+def test_the_code2nl_presets():
+    paper, budget = c.preset("code2nl-paper"), c.preset("code2nl-budget")
+    for p in (paper, budget):  # the original's model and optimizer in both
+        assert (p.model.source, p.model.decoder, p.model.decoder_layers) == ("encoder", "code2nl", 6)
+        assert (p.train.adam_beta2, p.train.weight_decay, p.train.lr, p.train.batch_size) == (0.999, 0.0, 5e-5, 32)
+    # the paper: 10 epochs are the limit (the budget is the maximum), linear to the end, several dev evaluations
+    assert (paper.train.schedule, paper.train.warmup, paper.budget.max_epochs) == ("linear", 0.0, 10)
+    assert paper.budget.seconds == c._spec("budget.seconds")["max"] == 30 * 24 * 3600
+    assert 0 < paper.eval.every_seconds <= 600 and paper.eval.dev_beam_size == paper.eval.beam_size == 10
+    assert paper.train.decoder_lr == 0 and paper.hardware.precision == "fp32"
+    # the budget variant: a schedule and dev evaluations fitted to the hour, the fresh decoder at its own rate
+    assert budget.train.schedule.startswith("budget-") and budget.budget.max_epochs == 0
+    assert 3 <= budget.budget.seconds / budget.eval.every_seconds <= 10
+    assert budget.train.decoder_lr > budget.train.lr
+
+
+def test_the_paper_preset_builds_the_original_model_from_a_local_encoder(enc_dir, tmp_path):
+    from engine import distributed, session
+
+    cfg = c.preset("code2nl-paper")
+    c.apply_overrides(cfg, [f"model.name_or_path={enc_dir}", f"data.path={tmp_path}"])
+    assert c.validate(cfg) == []
+    location = session.model_location(cfg)
+    tok = session.make_tokenizer(cfg, {}, tmp_path, distributed.Dist(), location)
+    model, meta = session.build_model(cfg, tok, location)
+    assert meta["decoder"] == "code2nl" and code2nl.is_code2nl(model)
+    assert model_lib.count_params(model) == sum(p.numel() for p in original_model(enc_dir).parameters())

@@ -302,6 +302,33 @@ def load(folder: str | Path):
     return model, load_tokenizer(folder), meta
 
 
+def param_groups(model, weight_decay: float, decoder_lr_scale: float = 0.0) -> list[dict]:
+    """The optimizer's parameter groups, tied parameters once. No weight decay on biases and norms (fewer than 2
+    dimensions or "norm" in the name); with the original code2nl decoder, the original's rule instead (run.py: none
+    on names with 'bias' or 'LayerNorm.weight', which decays the decoder's norm1..3 weights). `decoder_lr_scale` > 0
+    (train.decoder_lr / train.lr, encoder recipe): the fresh decoder's own parameters, not the encoder's embeddings
+    it shares, go in groups of their own with that `lr_scale` (engine.step); otherwise two groups, as ever."""
+    original = code2nl.is_code2nl(model)
+    split = decoder_lr_scale > 0 and getattr(model, "encoder", None) is not None and hasattr(model, "decoder")
+    shared = {id(p) for p in model.encoder.parameters()} if split else set()
+    found: dict[tuple[bool, bool], list] = {}
+    seen: set[int] = set()
+    for name, p in model.named_parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        no_decay = code2nl.original_no_decay(name) if original else (p.ndim < 2 or "norm" in name.lower())
+        found.setdefault((split and id(p) not in shared, no_decay), []).append(p)
+    groups = []
+    for fresh, no_decay in ((False, False), (False, True), (True, False), (True, True)):
+        params = found.get((fresh, no_decay), [])
+        if fresh and not params:
+            continue
+        groups.append({"params": params, "weight_decay": 0.0 if no_decay else weight_decay,
+                       **({"lr_scale": decoder_lr_scale} if fresh else {})})
+    return groups
+
+
 def count_params(model) -> int:
     seen, n = set(), 0
     for p in model.parameters():

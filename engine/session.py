@@ -328,38 +328,11 @@ def step_counts(cfg: config_lib.RunConfig, n_batches: int, world: int = 1) -> tu
 
 
 def make_optimizer(model, cfg: config_lib.TrainConfig, hw: hardware.Hardware) -> torch.optim.Optimizer:
-    """AdamW (betas 0.9 / train.adam_beta2, eps 1e-8); tied parameters once. No weight decay on biases and norms
-    (parameters with fewer than 2 dimensions or "norm" in the name); with the original code2nl decoder, the
-    original's rule instead (run.py: none on names with 'bias' or 'LayerNorm.weight', which decays the decoder's
-    norm1..3 weights). train.decoder_lr > 0 (encoder recipe): the fresh decoder's own parameters, not the
-    encoder's embeddings it shares, train at `lr_scale` = decoder_lr / lr times the schedule's LR (engine.step)."""
-    from .code2nl_decoder import is_code2nl, original_no_decay
-
-    original = is_code2nl(model)
-    encoder = getattr(model, "encoder", None)
-    split = cfg.decoder_lr > 0 and encoder is not None and getattr(model, "decoder", None) is not None
-    shared = {id(p) for p in encoder.parameters()} if split else set()
-    groups: dict[tuple[bool, bool], list] = {}
-    seen: set[int] = set()
-    for name, p in model.named_parameters():
-        if not p.requires_grad or id(p) in seen:
-            continue
-        seen.add(id(p))
-        no_decay = original_no_decay(name) if original else (p.ndim < 2 or "norm" in name.lower())
-        fresh = split and id(p) not in shared
-        groups.setdefault((fresh, no_decay), []).append(p)
-    out = []
-    for fresh in (False, True):
-        for no_decay in (False, True):
-            params = groups.get((fresh, no_decay), [])
-            if fresh and not params:
-                continue
-            g = {"params": params, "weight_decay": 0.0 if no_decay else cfg.weight_decay}
-            if fresh:
-                g["lr_scale"] = cfg.decoder_lr / cfg.lr
-            out.append(g)
+    """AdamW (betas 0.9 / train.adam_beta2, eps 1e-8) over engine.model.param_groups: weight decay as the model
+    kind's rule, and with train.decoder_lr > 0 the fresh decoder's own parameters at lr_scale = decoder_lr / lr."""
+    groups = model_lib.param_groups(model, cfg.weight_decay, cfg.decoder_lr / cfg.lr if cfg.decoder_lr > 0 else 0.0)
     kw = {"fused": True} if hw.device.type == "cuda" else {}
-    return torch.optim.AdamW(out, lr=cfg.lr, betas=(0.9, cfg.adam_beta2), eps=1e-8, **kw)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, cfg.adam_beta2), eps=1e-8, **kw)
 
 
 def make_scaler(hw: hardware.Hardware):

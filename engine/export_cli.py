@@ -10,6 +10,7 @@ Torch and tensorboard are imported only by the command that needs them.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -27,8 +28,15 @@ def cmd_export_model(args) -> int:
         out = export_model(Path(args.run_dir), Path(args.out), checkpoint=args.checkpoint, force=args.force)
     except (ExportError, ModelError, OSError) as e:
         return _fail(str(e))
-    print(f"wrote {out}: load it with AutoModelForSeq2SeqLM.from_pretrained({str(out)!r}); upload it with "
-          f"`hf upload USER/NAME {out}`")
+    from .model import META_FILE
+
+    try:
+        code2nl = json.loads((out / META_FILE).read_text()).get("decoder") == "code2nl"
+    except (OSError, ValueError, AttributeError):
+        code2nl = False
+    loader = (f"engine.model.load({str(out)!r}) (the original code2nl decoder: plain transformers cannot load it)"
+              if code2nl else f"AutoModelForSeq2SeqLM.from_pretrained({str(out)!r})")
+    print(f"wrote {out}: load it with {loader}; upload it with `hf upload USER/NAME {out}`")
     return 0
 
 

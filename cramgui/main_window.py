@@ -31,7 +31,7 @@ from .runs_scan import read_config
 from .samples import SamplesView
 from .session import RunSession
 from .settings import settings
-from .status_bar import StatusPanel
+from .status_bar import StatusPanel, install_message_bar
 from .sweep_view import SweepView
 from .tabs import TAB_DEFAULT_EXPORT, TABS, run_export, tab_label
 from .window_dialogs import WindowDialogs
@@ -101,7 +101,7 @@ class MainWindow(WindowLayout, WindowNotices, WindowDialogs, QMainWindow):
         self._build_docks()
         self._build_data_tools()
         self.status_panel = StatusPanel()
-        self.statusBar().addPermanentWidget(self.status_panel)   # no stretch: messages keep the rest of the bar
+        install_message_bar(self, self.status_panel)   # messages get room beside the panel, long paths elided
 
         # wiring
         self.form.valid_changed.connect(lambda _ok: self._update_actions())

@@ -3,12 +3,19 @@ tokens/s, total ETA (training left + the evaluation still to come), device (from
 
 Every label elides instead of overflowing and the bars shrink, so the panel fits a 1024 px window beside the
 status bar's own messages; the full text is in each widget's tooltip and in `text()`.
+
+MessageBar is the window's status bar: while a message shows, the panel gives it room (down to its core labels),
+and a message still too long has its longest path elided in the middle (the file name stays readable), the whole
+text in the bar's tooltip and in `full_message()`.
 """
 from __future__ import annotations
 
+import re
+import time
+
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QSizePolicy, QStatusBar, QWidget
 
 from .formatting import DEFAULT_COLOUR, hms, loss, rate, status_colour
 
@@ -78,6 +85,8 @@ class StatusPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        # never wider than its size hint (its stretchy labels would otherwise make it take half of a message's room)
+        self.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Preferred)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 4, 0)
         lay.setSpacing(10)
@@ -105,14 +114,27 @@ class StatusPanel(QWidget):
         for w in self.widgets:
             lay.addWidget(w, 1 if w in (self.run_label, self.phase_label) else 0)
         self.eta_label.setToolTip("Estimated time left: training budget + the final evaluation still to come")
+        self.message_width = 0            # px a status-bar message wants beside the panel (MessageBar sets it)
         self.update_status({})
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        """Room for the usual texts, not for every label at full length: the status bar's messages need some."""
+        """Room for the usual texts, not for every label at full length: the status bar's messages need some;
+        while one shows, no more than the bar leaves beside it (never under the core labels)."""
         lay = self.layout()
         w = sum(x.sizeHint().width() + lay.spacing() for x in self.widgets if not x.isHidden()
                 or x in self._optional())
-        return QSize(min(w, 760), super().sizeHint().height())
+        w = min(w, 760)
+        bar = self.parentWidget()
+        if self.message_width and bar is not None:
+            w = max(self.minimumSizeHint().width(), min(w, bar.width() - self.message_width))
+        return QSize(w, super().sizeHint().height())
+
+    def give_room(self, message_width: int) -> None:
+        """Leave `message_width` px of the status bar to its message (0: the message is gone)."""
+        if message_width != self.message_width:
+            self.message_width = message_width
+            self._fit()                        # optional labels give way first, so the layout can shrink it
+            self.updateGeometry()
 
     def update_status(self, st: dict, state_override: str | None = None) -> None:
         state = state_override or st.get("state") or "idle"
@@ -179,6 +201,9 @@ class StatusPanel(QWidget):
         """Hide the optional labels that do not fit the width the panel has, last-listed kept longest."""
         lay = self.layout()
         room = self.width()
+        bar = self.parentWidget()
+        if self.message_width and bar is not None:
+            room = min(room, bar.width() - self.message_width)
         core = [w for w in self.widgets if w not in self._optional() and not w.isHidden()]
         used = sum(_min_width(w) for w in core) + lay.spacing() * len(core)
         used += lay.contentsMargins().left() + lay.contentsMargins().right()
@@ -228,3 +253,86 @@ class StatusPanel(QWidget):
         parts += [w.text() for w in (self.step_label, self.loss_label, self.tps_label, self.eta_label,
                                      self.device_label)]
         return " | ".join(parts)
+
+
+# -- the status bar's messages ---------------------------------------------------------------------------------
+_PATH = re.compile(r"(?:~|[A-Za-z]:)?[/\\][^\s]+")
+MESSAGE_MARGIN = 6 + 12 + 2 + 8     # QStatusBar's message rectangle: 6 px left, 12 px right, 2 px before a panel
+
+
+def elide_message(text: str, fm: QFontMetrics, width: int) -> str:
+    """`text` fitted into `width` px: unchanged when it fits, else its longest path elided in the middle (…), and
+    the end of the text elided when even that is not enough."""
+    if fm.horizontalAdvance(text) <= width:
+        return text
+    paths = sorted(_PATH.finditer(text), key=lambda m: len(m.group()), reverse=True)
+    if paths:
+        m = paths[0]
+        head, path, tail = text[:m.start()], m.group(), text[m.end():]
+        cut = max(path.rfind("/"), path.rfind("\\"))
+        folder, name = path[:cut], path[cut:]                  # name keeps its separator: "/results.csv"
+        room = width - fm.horizontalAdvance(head + name + tail)
+        folder = fm.elidedText(folder, Qt.ElideMiddle, room) if room > fm.horizontalAdvance("/…/") else "…"
+        text = head + folder + name + tail
+        if fm.horizontalAdvance(text) <= width:
+            return text
+    return fm.elidedText(text, Qt.ElideRight, width)
+
+
+class MessageBar(QStatusBar):
+    """A status bar whose temporary messages stay readable in a narrow window (see the module docstring)."""
+
+    def __init__(self, panel: StatusPanel | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.panel = panel
+        self._full = ""
+        self._until: float | None = None
+        if panel is not None:
+            self.addPermanentWidget(panel)   # no stretch: messages keep the rest of the bar
+        self.messageChanged.connect(self._on_changed)
+
+    def full_message(self) -> str:
+        return self._full
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802
+        self._full = text or ""
+        self._until = time.monotonic() + timeout / 1000 if timeout > 0 else None
+        self._fit(timeout)
+
+    def message_rect_width(self) -> int:
+        """The width QStatusBar draws its message in: up to the panel (or the size grip)."""
+        right = self.width() - 12
+        if self.panel is not None and self.panel.isVisible():
+            right = min(right, self.panel.x() - 2)
+        return max(0, right - 6)
+
+    def _fit(self, timeout: int) -> None:
+        text = self._full
+        if self.panel is not None:
+            self.panel.give_room(self.fontMetrics().horizontalAdvance(text) + MESSAGE_MARGIN if text else 0)
+            self.layout().activate()           # the panel's new width now, so the message is fitted to it
+        shown = elide_message(text, self.fontMetrics(), self.message_rect_width()) if text else ""
+        self.setToolTip(text if shown != text else "")
+        super().showMessage(shown, timeout)
+
+    def _on_changed(self, text: str) -> None:
+        if not text and self._full:           # timed out or cleared
+            self._full = ""
+            self._until = None
+            self.setToolTip("")
+            if self.panel is not None:
+                self.panel.give_room(0)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._full:
+            left = 0 if self._until is None else int((self._until - time.monotonic()) * 1000)
+            if self._until is None or left > 0:
+                self._fit(left)
+
+
+def install_message_bar(window: QMainWindow, panel: StatusPanel) -> MessageBar:
+    """The window's status bar becomes a MessageBar holding `panel` as its permanent widget."""
+    bar = MessageBar(panel)
+    window.setStatusBar(bar)
+    return bar

@@ -14,8 +14,8 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter,
-                               QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from engine.contract.events import number
 from engine.contract.paths import SPLITS
@@ -125,6 +125,7 @@ class SamplesView(QWidget):
         self._search_timer.timeout.connect(self._refilter)
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.count_label = QLabel()
+        self.count_label.setStyleSheet("font-weight: bold;")
         self.csv_button = QPushButton("Export CSV…")
         self.csv_button.clicked.connect(self._export_dialog)
         self.source_label = QLabel()
@@ -140,8 +141,14 @@ class SamplesView(QWidget):
         bar.addWidget(self.sort_combo)
         bar.addWidget(self.shuffle_button)
         bar.addWidget(self.search, 1)
-        bar.addWidget(self.count_label)
         bar.addWidget(self.csv_button)
+        self.code_only = QCheckBox("only with code")
+        self.code_only.setToolTip("Only the examples whose source code the run stored (eval.samples)")
+        self.code_only.toggled.connect(self._refilter)
+        about = QHBoxLayout()                  # under the bar: how many, where they come from, code only
+        about.addWidget(self.count_label)
+        about.addWidget(self.source_label, 1)
+        about.addWidget(self.code_only)
 
         self.model = SamplesTableModel(self)
         self.table = QTableView()
@@ -176,7 +183,7 @@ class SamplesView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
-        layout.addWidget(self.source_label)
+        layout.addLayout(about)
         layout.addWidget(split, 1)
 
         state.samples_added.connect(self._on_samples)
@@ -343,10 +350,16 @@ class SamplesView(QWidget):
         q = self.search.text().strip().lower()
         if q:
             items = [it for it in items if q in (it.get("search") or _haystack(it))]
+        from_files = bool((self._loaded.get(lang) or {}).get("found"))
+        self.code_only.setVisible(from_files)     # the events' samples all have their code
+        code_only = from_files and self.code_only.isChecked()
+        if code_only:
+            items = [it for it in items if isinstance(it.get("code"), str)]
         self._visible = items
         self.model.set_rows(items)
-        noun = "predictions" if (self._loaded.get(lang) or {}).get("found") else "samples"
-        self.count_label.setText(f"{len(items):,} of {len(rows):,}" if q else f"{len(rows):,} {noun}")
+        noun = "predictions" if from_files else "samples"
+        filtered = q or code_only
+        self.count_label.setText(f"{len(items):,} of {len(rows):,}" if filtered else f"{len(rows):,} {noun}")
         self._show_source()
         if items:
             self.table.selectRow(0)
@@ -356,22 +369,21 @@ class SamplesView(QWidget):
     def _show_source(self) -> None:
         lang = self.current_language()
         got = self._loaded.get(lang)
-        n_samples = len(self.state.samples.get(lang, []))
         if not lang:
             text = ""
         elif lang in self._pending or (got is None and self._reload.isActive()):
-            text = f"Reading every prediction of {lang} {self._split_of(lang)}…"
+            text = f"reading every prediction of {lang} {self._split_of(lang)}…"
         elif got and got["found"]:
             with_code = sum(1 for r in got["rows"] if isinstance(r.get("code"), str))
-            text = (f"Every prediction of {lang} {got['split']} ({lang}_{got['split']}.output / .gold); the run "
-                    f"stored the code of {with_code:,} of them (eval.samples)")
+            text = (f"every prediction of {lang} {got['split']} ({lang}_{got['split']}.output / .gold); code "
+                    f"stored for {with_code:,} (eval.samples)")
             if got["note"]:
                 text += f"; {got['note']}"
         elif got:
             why = got["note"] if got.get("refused") else f"{got['note']} yet"
-            text = f"Showing the {n_samples:,} samples of the events: {why}"
+            text = f"the samples of the events: {why}"
         else:
-            text = f"Showing the {n_samples:,} samples of the events"
+            text = "the samples of the events"
         self.source_label.setText(text)
         self.source_label.setVisible(bool(text))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QSizePolicy, QStatusBar, QWidget
 
@@ -130,11 +130,11 @@ class StatusPanel(QWidget):
         return QSize(w, super().sizeHint().height())
 
     def give_room(self, message_width: int) -> None:
-        """Leave `message_width` px of the status bar to its message (0: the message is gone)."""
-        if message_width != self.message_width:
-            self.message_width = message_width
-            self._fit()                        # optional labels give way first, so the layout can shrink it
-            self.updateGeometry()
+        """Leave `message_width` px of the status bar to its message (0: the message is gone); called again when
+        the bar's width changes."""
+        self.message_width = message_width
+        self._fit()                            # optional labels give way first, so the layout can shrink it
+        self.updateGeometry()
 
     def update_status(self, st: dict, state_override: str | None = None) -> None:
         state = state_override or st.get("state") or "idle"
@@ -257,7 +257,7 @@ class StatusPanel(QWidget):
 
 # -- the status bar's messages ---------------------------------------------------------------------------------
 _PATH = re.compile(r"(?:~|[A-Za-z]:)?[/\\][^\s]+")
-MESSAGE_MARGIN = 6 + 12 + 2 + 8     # QStatusBar's message rectangle: 6 px left, 12 px right, 2 px before a panel
+MESSAGE_MARGIN = 6 + 2 + 24 + 4     # beside a message: 6 px left, 2 px before the panel, the size grip, slack
 
 
 def elide_message(text: str, fm: QFontMetrics, width: int) -> str:
@@ -289,6 +289,7 @@ class MessageBar(QStatusBar):
         self._until: float | None = None
         if panel is not None:
             self.addPermanentWidget(panel)   # no stretch: messages keep the rest of the bar
+            panel.installEventFilter(self)   # the panel moved or resized: the message is fitted again
         self.messageChanged.connect(self._on_changed)
 
     def full_message(self) -> str:
@@ -297,7 +298,7 @@ class MessageBar(QStatusBar):
     def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802
         self._full = text or ""
         self._until = time.monotonic() + timeout / 1000 if timeout > 0 else None
-        self._fit(timeout)
+        self._fit(timeout, force=True)
 
     def message_rect_width(self) -> int:
         """The width QStatusBar draws its message in: up to the panel (or the size grip)."""
@@ -306,14 +307,36 @@ class MessageBar(QStatusBar):
             right = min(right, self.panel.x() - 2)
         return max(0, right - 6)
 
-    def _fit(self, timeout: int) -> None:
+    def _fit(self, timeout: int, force: bool = False) -> None:
         text = self._full
         if self.panel is not None:
-            self.panel.give_room(self.fontMetrics().horizontalAdvance(text) + MESSAGE_MARGIN if text else 0)
+            # what the bar spends beside the message and the panel (margins, spacing, size grip), as laid out now
+            overhead = self.width() - self.message_rect_width() - (self.panel.width() if self.panel.isVisible() else 0)
+            overhead = max(overhead, MESSAGE_MARGIN)
+            self.panel.give_room(self.fontMetrics().horizontalAdvance(text) + overhead if text else 0)
             self.layout().activate()           # the panel's new width now, so the message is fitted to it
+        self._show_fitted(timeout, force)
+
+    def _show_fitted(self, timeout: int, force: bool = False) -> None:
+        text = self._full
         shown = elide_message(text, self.fontMetrics(), self.message_rect_width()) if text else ""
         self.setToolTip(text if shown != text else "")
-        super().showMessage(shown, timeout)
+        if force or shown != self.currentMessage():     # (showMessage restarts the timeout)
+            super().showMessage(shown, timeout)
+
+    def _time_left(self) -> int | None:
+        """ms the message has left (0: no timeout), None when it is over."""
+        if self._until is None:
+            return 0
+        left = int((self._until - time.monotonic()) * 1000)
+        return left if left > 0 else None
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if obj is self.panel and event.type() in (QEvent.Resize, QEvent.Move) and self._full:
+            left = self._time_left()
+            if left is not None:
+                self._show_fitted(left)
+        return False
 
     def _on_changed(self, text: str) -> None:
         if not text and self._full:           # timed out or cleared
@@ -326,8 +349,8 @@ class MessageBar(QStatusBar):
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         if self._full:
-            left = 0 if self._until is None else int((self._until - time.monotonic()) * 1000)
-            if self._until is None or left > 0:
+            left = self._time_left()
+            if left is not None:
                 self._fit(left)
 
 

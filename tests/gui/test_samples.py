@@ -154,7 +154,7 @@ def test_every_prediction_of_the_split_with_the_engines_sentence_bleu(qtbot, tmp
     assert [r["bleu"] for r in rows] == sorted((r["bleu"] for r in rows), reverse=True)
     assert {r["idx"] for r in rows if r["code"]} == {1, 5, 7}           # code only where the run stored it
     src = v.source_label.text()
-    assert "Every prediction of python test" in src and "code of 3 of them" in src
+    assert src == "every prediction of python test (python_test.output / .gold); code stored for 3 (eval.samples)"
     v.set_search("parse file 6")                                       # a prediction not among the samples
     assert [r["idx"] for r in v.visible_rows()] == [6] and v.count_label.text() == "1 of 40"
     assert v.detail.code_stored() is False and v.code_view.toPlainText() == ""
@@ -164,6 +164,11 @@ def test_every_prediction_of_the_split_with_the_engines_sentence_bleu(qtbot, tmp
     v.set_search("return x + 5")                                       # searches the stored code too
     assert [r["idx"] for r in v.visible_rows()] == [5] and v.detail.code_stored()
     assert v.detail.code_note.text() == "code:" and "def add5" in v.code_view.toPlainText()
+    v.set_search("")
+    assert v.code_only.isVisibleTo(v)
+    v.code_only.setChecked(True)                                       # only the examples with their code
+    assert sorted(r["idx"] for r in v.visible_rows()) == [1, 5, 7] and v.count_label.text() == "3 of 40"
+    assert v.detail.code_stored()
 
 
 def test_samples_arriving_after_the_files_were_read_bring_their_code(qtbot, tmp_path):
@@ -215,8 +220,8 @@ def test_oversized_or_linked_prediction_files_are_refused_with_a_message(qtbot, 
     qtbot.waitUntil(lambda: not v.loading(), timeout=10000)
     assert v.count_label.text() == "3 samples"                         # the events' samples, still browsable
     size = (tmp_path / "python_test.gold").stat().st_size                # the .output is under 1000 bytes
-    assert v.source_label.text() == (f"Showing the 3 samples of the events: python_test.gold is {size / 1024:.1f} "
-                                     f"KiB, more than the 1000 bytes the Samples view reads")
+    assert v.source_label.text() == (f"the samples of the events: python_test.gold is {size / 1024:.1f} KiB, more "
+                                     f"than the 1000 bytes the Samples view reads")
 
     other = tmp_path / "elsewhere"
     other.mkdir()
@@ -233,7 +238,8 @@ def test_a_run_not_yet_evaluated_shows_the_event_samples(qtbot, tmp_path):
     st.run_dir = str(tmp_path)
     v = loaded_view(qtbot, st)
     assert len(v.visible_rows()) == 5 and v.count_label.text() == "5 samples"
-    assert v.source_label.text() == "Showing the 5 samples of the events: no python_test.output in the run yet"
+    assert not v.code_only.isVisibleTo(v)                                 # every event sample has its code
+    assert v.source_label.text() == "the samples of the events: no python_test.output in the run yet"
 
 
 def test_a_reset_drops_a_read_in_flight(qtbot, tmp_path):

@@ -17,6 +17,9 @@ CUSTOM_ITEM = "(custom)"
 DEFAULTS_DESCRIPTION = "The engine's defaults: a tiny model trained from scratch on the built-in corpus."
 CUSTOM_DESCRIPTION = "Settings from a config file or an opened run."
 SETTINGS_PRESET = "form/preset"
+# what a first launch shows (nothing remembered yet): the preset tuned for 2 CPU minutes on the built-in corpus
+# (the bare defaults are a general starting point that collapses to one constant prediction in 2 CPU minutes)
+FIRST_PRESET = "smoke"
 
 
 def settings() -> QSettings:
@@ -86,8 +89,9 @@ class PresetControls:
             settings().setValue(SETTINGS_PRESET, text)
 
     def restore_last_preset(self) -> str | None:
-        """Load the preset chosen last time (QSettings); None when there is none or it no longer exists."""
-        name = settings().value(SETTINGS_PRESET, "", str)
+        """Load the preset chosen last time (QSettings; on a first launch FIRST_PRESET); None when it no longer
+        exists."""
+        name = settings().value(SETTINGS_PRESET, "", str) or FIRST_PRESET
         if name == DEFAULTS_ITEM:
             self._preset = None
             self.preset_combo.setCurrentText(DEFAULTS_ITEM)

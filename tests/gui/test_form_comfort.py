@@ -214,3 +214,15 @@ def test_last_preset_remembered(isolated_settings, qtbot):
     assert again.preset() is None                               # a new form starts from the defaults ...
     assert again.restore_last_preset() == "smoke"               # ... the window restores the last choice
     assert again.preset() == "smoke" and again.config() == ec.preset("smoke")
+
+
+def test_first_launch_shows_the_smoke_preset_and_defaults_stay_a_choice(isolated_settings, qtbot):
+    form = ConfigForm()
+    qtbot.addWidget(form)
+    assert form.restore_last_preset() == "smoke"                # nothing remembered: the 2-minute CPU preset
+    assert form.config() == ec.preset("smoke")
+    form.preset_combo.setCurrentText("defaults")
+    form._on_preset(form.preset_combo.currentIndex())
+    again = ConfigForm()
+    qtbot.addWidget(again)
+    assert again.restore_last_preset() == "defaults" and again.config() == ec.RunConfig()

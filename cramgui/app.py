@@ -59,6 +59,11 @@ def main(argv=None) -> int:
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # cyclic garbage is collected on the GUI thread only (a timer; automatic collection off): a collection
+    # triggered in a background thread (runs scan, length statistics, samples reader) would destroy Qt objects
+    # there, which can deadlock against the GUI thread (a QObject destructor waits for the GIL holding a Qt mutex)
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+    collector = GarbageCollector(interval=1.0)   # noqa: F841 - lives as long as the loop
     app.setApplicationName("cramgui")
     app.setOrganizationName("cramgui")
     loop = qasync.QEventLoop(app)

@@ -15,6 +15,26 @@ FAKE_ENGINE = HERE / "fake_engine.py"
 
 
 @pytest.fixture(autouse=True)
+def _gc_on_the_gui_thread(qapp):
+    """Cyclic garbage is collected on the GUI thread only, as the console does (cramgui.app): a collection
+    triggered by an allocation in a background thread freed an earlier test's Qt objects there and deadlocked
+    against the GUI thread (tests/gui/test_console_items.py::test_log_view_times_levels_and_search hung)."""
+    import gc
+
+    from PySide6.QtCore import QTimer
+
+    gc.collect()
+    gc.disable()
+    timer = QTimer()
+    timer.timeout.connect(lambda: gc.collect(0))
+    timer.start(500)
+    yield
+    timer.stop()
+    gc.collect()
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
 def _own_settings(tmp_path, monkeypatch):
     """Each test remembers its window layout / runs folder in its own INI file, never the user's."""
     monkeypatch.setenv("CRAMGUI_SETTINGS", str(tmp_path / "cramgui-settings.ini"))

@@ -2,7 +2,6 @@
 item through the window with the fake engine."""
 from __future__ import annotations
 
-import gc
 import json
 import signal
 import subprocess
@@ -10,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 from cramgui import export
@@ -21,24 +20,6 @@ from engine.contract.rundir import read_results
 
 FAKE = Path(__file__).resolve().parent / "fake_engine.py"
 EVIL = "<h1>Your license expired</h1><a href=x>renew</a>"
-
-
-@pytest.fixture(autouse=True)
-def _gc_on_the_gui_thread(qapp):
-    """Cyclic garbage is collected on the GUI thread only, as the console should do (see the patch for app.py and
-    tests/gui/conftest.py): with automatic collection on, a collection triggered by an allocation in a background
-    thread (the data panel's length statistics) freed the Qt objects of an earlier test's window there; a QObject
-    destructor in that thread then waited for the GIL while holding a Qt mutex the GUI thread (running Shiboken's
-    deferred main-thread deletions, GIL held) waited for: a deadlock, seen as a hung qtbot.waitUntil under load."""
-    gc.collect()
-    gc.disable()
-    timer = QTimer()
-    timer.timeout.connect(lambda: gc.collect(0))
-    timer.start(500)
-    yield
-    timer.stop()
-    gc.collect()
-    gc.enable()
 
 
 @pytest.fixture

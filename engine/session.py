@@ -91,18 +91,20 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
         root = corpus.ensure_builtin_corpus(cache, include_site_packages=cfg.site_packages)
         if cfg.site_packages_train and not cfg.site_packages:
             extra_root = corpus.ensure_builtin_corpus(cache, include_site_packages=True)
+        else:
+            extra_root = None
         if dist.is_main:
             dist.barrier()
         emit("log", level="info", message=f"built-in corpus at {root} ({time.perf_counter() - t0:.1f}s)")
     else:
-        root = Path(cfg.path).expanduser()
+        root, extra_root = Path(cfg.path).expanduser(), None
     try:
         loaded = data.load_corpus(root, cfg.languages, cfg.max_train, cfg.max_valid, cfg.max_test,
                                   max_line_bytes=cfg.max_line_bytes)
     except data.DataError as e:
         raise StopRun("data", str(e), "check data.path and data.languages; `cram data stats PATH` shows "
                       "what is usable") from None
-    if cfg.source == "builtin" and cfg.site_packages_train and not cfg.site_packages:
+    if extra_root is not None:
         _add_site_packages_train(loaded, cfg, extra_root, emit)
     splits = {}
     for (lang, split), (examples, report) in loaded.items():

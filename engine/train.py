@@ -21,7 +21,7 @@ from . import model as model_lib
 from .batching import BatchPlan, bucket_key as default_bucket_key, collate as default_collate
 from .budget import BudgetClock
 from .contract import config as config_lib
-from .contract.schedule import lr_factor
+from .contract import schedule as schedule_lib
 from .dev_eval import dev_eval
 from .contract.files import say
 from .errors import StopRun, end, guarded
@@ -45,6 +45,7 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
     timer, events, due = StepTimer(s.train_enc), StepEvents(emit, s, st.elapsed), Milestones(cfg.eval, st.elapsed)
     s.model.train()
     compiling = bool(cfg.hardware.compile)  # until the first step is done
+    lr_plan = schedule_record(s)             # the LR the `started` event announces is the LR trained with
     clock.start()
     group = plan.next_group(st)              # the next step's batches, all ranks'
     while True:
@@ -65,9 +66,7 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
             emit("phase", phase="training")
 
         t0 = time.perf_counter()
-        t = cfg.train
-        lr = t.lr * lr_factor(t.schedule, clock.progress, st.step, s.total_steps, t.warmup, decay=t.decay,
-                              floor=t.lr_floor)
+        lr = schedule_lib.lr(lr_plan, clock.progress, st.step)
         r = train_step(s, mine, lr, collate=collate)
         if compiling:
             compiling = False
@@ -111,14 +110,20 @@ def resume_checkpoint(run_dir: Path, emit: Callable) -> Path | None:
     return folder
 
 
+def schedule_record(s: Session) -> dict:
+    """The LR schedule as the `started` event records it (engine.contract.schedule.lr reads it)."""
+    t = s.cfg.train
+    return {"name": t.schedule, "warmup": t.warmup, "peak_lr": t.lr, "total_steps": s.total_steps,
+            "decay": t.decay, "floor": t.lr_floor}
+
+
 def announce(s: Session, st: TrainState, emit: Callable) -> None:
     cfg = s.cfg
     emit("started", run_dir=str(s.run_dir), config=cfg.to_dict(), device=s.hw.describe(), precision=s.hw.precision,
          versions=hardware.versions(), n_params=model_lib.count_params(s.model), resumed=s.resume_from is not None,
          step=st.step, elapsed=st.elapsed, budget_seconds=cfg.budget.seconds, n_train=len(s.train_enc),
          host=socket.gethostname(), pid=os.getpid(), world_size=s.dist.world,
-         schedule={"name": cfg.train.schedule, "warmup": cfg.train.warmup, "peak_lr": cfg.train.lr,
-                   "total_steps": s.total_steps, "decay": cfg.train.decay, "floor": cfg.train.lr_floor})
+         schedule=schedule_record(s))
 
 
 def run(cfg: config_lib.RunConfig, run_dir: Path, writer, resume: bool = False,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog
 
 from engine.contract import config as ec
 
 from .config_problems import _label_for
+from .settings import settings
 
 DEFAULTS_ITEM = "defaults"
 CUSTOM_ITEM = "(custom)"
@@ -22,9 +22,6 @@ SETTINGS_PRESET = "form/preset"
 FIRST_PRESET = "smoke"
 
 
-def settings() -> QSettings:
-    """The console's settings (organisation "cramgui")."""
-    return QSettings("cramgui", "cramgui")
 
 
 def preset_description(name: str) -> str:

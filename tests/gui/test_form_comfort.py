@@ -226,3 +226,13 @@ def test_first_launch_shows_the_smoke_preset_and_defaults_stay_a_choice(isolated
     again = ConfigForm()
     qtbot.addWidget(again)
     assert again.restore_last_preset() == "defaults" and again.config() == ec.RunConfig()
+
+
+def test_the_remembered_preset_lives_in_the_console_settings_file(tmp_path, monkeypatch, qtbot):
+    ini = tmp_path / "portable.ini"
+    monkeypatch.setenv("CRAMGUI_SETTINGS", str(ini))          # the file every other remembered setting uses
+    form = ConfigForm()
+    qtbot.addWidget(form)
+    form.preset_combo.setCurrentText("smoke")
+    form._on_preset(form.preset_combo.currentIndex())
+    assert "preset=smoke" in ini.read_text(encoding="utf-8")

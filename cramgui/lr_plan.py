@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from engine.contract.events import number
-from engine.contract.schedule import SCHEDULES, lr
+from engine.contract.schedule import SCHEDULES, WSD_DECAY, WSD_FLOOR, lr
 
 POINTS = 256
 # where the schedules bend, sampled exactly so the line shows the corners (the triangle's peak, the end of the
@@ -36,7 +36,12 @@ def schedule_record(schedule) -> dict | None:
     total = number(schedule.get("total_steps"))
     return {"name": schedule["name"], "peak_lr": peak, "warmup": number(schedule.get("warmup")) or 0.0,
             "total_steps": int(total) if total is not None and 0 < total < 2**62 else 0,
-            "decay": number(schedule.get("decay")) or 0.0, "floor": number(schedule.get("floor")) or 0.0}
+            "decay": _or(number(schedule.get("decay")), WSD_DECAY),
+            "floor": _or(number(schedule.get("floor")), WSD_FLOOR)}
+
+
+def _or(value, default):
+    return default if value is None else value
 
 
 def planned_lr(schedule, step, elapsed, budget_seconds, x_mode: str = "step",

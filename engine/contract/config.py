@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .paths import LANGUAGES  # noqa: F401  (re-exported: config.LANGUAGES is what validation checks)
+from .schedule import WSD_DECAY, WSD_FLOOR
 
 
 def resource(*parts: str):
@@ -112,8 +113,8 @@ class TrainConfig:
                       choices=["budget-triangle", "budget-linear", "budget-wsd", "constant", "linear"])
     warmup: float = f(0.05, "Warm-up as a fraction of the budget (budget-linear, budget-wsd) or of max_steps "
                       "(linear)", min=0.0, max=0.9)
-    decay: float = f(0.2, "budget-wsd: the LR decays over this last fraction of the budget", min=0.0, max=1.0)
-    lr_floor: float = f(0.0, "budget-wsd: the LR at the end of the budget, as a fraction of the peak",
+    decay: float = f(WSD_DECAY, "budget-wsd: the LR decays over this last fraction of the budget", min=0.0, max=1.0)
+    lr_floor: float = f(WSD_FLOOR, "budget-wsd: the LR at the end of the budget, as a fraction of the peak",
                         min=0.0, max=1.0)
     weight_decay: float = f(0.01, "AdamW weight decay (not applied to biases and norms)", min=0.0, max=1.0)
     adam_beta2: float = f(0.98, "AdamW beta2 (the original code2nl recipe: 0.999)", min=0.5, max=0.99999)

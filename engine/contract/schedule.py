@@ -19,10 +19,11 @@ import numpy as np
 
 SCHEDULES = ("budget-triangle", "budget-linear", "budget-wsd", "constant", "linear")
 STEP_BASED = frozenset({"linear"})
+WSD_DECAY, WSD_FLOOR = 0.2, 0.0   # budget-wsd's shape when nothing says otherwise (train.decay, train.lr_floor)
 
 
 def lr_factor(schedule: str, progress=0.0, step=0, total_steps: int = 0, warmup: float = 0.0,
-              decay: float = 0.2, floor: float = 0.0):
+              decay: float = WSD_DECAY, floor: float = WSD_FLOOR):
     """LR as a fraction of the peak. `progress` (0..1) drives the budget-* schedules, `step` / `total_steps`
     drive `linear`; `decay` and `floor` shape budget-wsd. `progress` and `step` may be numbers or arrays
     (broadcast together); a float comes back for scalars, an array otherwise."""
@@ -55,8 +56,9 @@ def lr_factor(schedule: str, progress=0.0, step=0, total_steps: int = 0, warmup:
 
 
 def lr(schedule: dict, progress=0.0, step=0):
-    """The LR itself from a `started` event's `schedule` record {name, peak_lr, warmup, total_steps}."""
+    """The LR itself from a `started` event's `schedule` record {name, peak_lr, warmup, total_steps, decay,
+    floor}; a record without decay / floor has lr_factor's defaults."""
     return float(schedule.get("peak_lr") or 0.0) * lr_factor(
         schedule.get("name") or "constant", progress, step, int(schedule.get("total_steps") or 0),
-        float(schedule.get("warmup") or 0.0), decay=float(schedule.get("decay") or 0.0),
-        floor=float(schedule.get("floor") or 0.0))
+        float(schedule.get("warmup") or 0.0), decay=float(schedule.get("decay", WSD_DECAY)),
+        floor=float(schedule.get("floor", WSD_FLOOR)))

@@ -125,6 +125,9 @@ def test_parameter_count_loss_and_gradients_are_the_originals(enc_dir):
             p.add_(0.2 * torch.randn_like(p))
     ours.decoder.load_original(orig.state_dict())
     ours.eval(), orig.eval()
+    # float64: the tied embedding's gradient sums contributions from three places in a different order in each
+    # model; in float32 that order moved one row by ~1e-4 in a full-suite run (it passed alone), beyond atol
+    ours.double(), orig.double()
     ids = model_lib.special_ids(ours)
     assert ids["start"] == tok.bos_token_id and ids["eos"] == tok.eos_token_id  # <s>, </s>: RoBERTa's cls, sep
     _, b = batch_of(tok, ids)

@@ -10,6 +10,7 @@ damaged line never costs the whole file; a file with no usable line at all is a 
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +32,24 @@ class Example:
     code: str           # the original code when the line has it, else `source`
     path: str           # repo/path, or ''
     func_name: str
+
+
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def split_identifiers(source: str) -> str:
+    """data.split_identifiers: every space-separated code token that is an identifier made of several words
+    (snake_case, camelCase, PascalCase, with digits) becomes its lower-case words; other tokens (operators,
+    literals, one-word names) stay as they are. 'def get_fileName ( self )' -> 'def get file name ( self )'."""
+    out = []
+    for tok in source.split(" "):
+        if tok.isidentifier() and not tok.isupper() or "_" in tok and tok.replace("_", "").isalnum():
+            words = [w.lower() for part in tok.split("_") for w in _CAMEL.findall(part)]
+            if len(words) > 1:
+                out.append(" ".join(words))
+                continue
+        out.append(tok)
+    return " ".join(out)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Build, save and load the seq2seq model. Every kind ends as a transformers model with generate() and
 save_pretrained():
 
-  scratch  BART-shaped encoder-decoder (shared embeddings), sizes tiny/small/base, own BPE tokenizer
+  scratch  BART-shaped encoder-decoder (shared embeddings), sizes tiny/small/base, own BPE tokenizer;
+           model.norm=pre builds the mBART shape (pre-norm layers, a final LayerNorm) instead
   encoder  CodeBERT code2nl: a pretrained RoBERTa-style encoder + a fresh N-layer Transformer decoder with
            cross-attention. model.decoder=engine: a RobertaForCausalLM sized from the encoder whose word
            embeddings (input and output) are tied to the encoder's; model.decoder=code2nl: the original's decoder
@@ -31,8 +32,8 @@ from typing import Any
 
 import torch.nn as nn
 from transformers import (AutoConfig, AutoModel, AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration,
-                          EncoderDecoderConfig, EncoderDecoderModel, GenerationConfig, RobertaConfig,
-                          RobertaForCausalLM)
+                          EncoderDecoderConfig, EncoderDecoderModel, GenerationConfig, MBartConfig,
+                          MBartForConditionalGeneration, RobertaConfig, RobertaForCausalLM)
 
 from . import code2nl_decoder as code2nl
 from .contract.config import ModelConfig
@@ -54,9 +55,12 @@ def _sdpa_kwargs() -> dict:
     return {"attn_implementation": "sdpa"}
 
 
-def build_scratch(cfg: ModelConfig, tokenizer, max_positions: int) -> BartForConditionalGeneration:
+def build_scratch(cfg: ModelConfig, tokenizer, max_positions: int):
+    """model.norm=post: BART; pre: mBART (the same fields, pre-norm layers and a final LayerNorm)."""
     d, n_enc, n_dec, heads, ffn = SIZES[cfg.size]
-    conf = BartConfig(
+    conf_cls, model_cls = (MBartConfig, MBartForConditionalGeneration) if cfg.norm == "pre" else \
+        (BartConfig, BartForConditionalGeneration)
+    conf = conf_cls(
         vocab_size=len(tokenizer), d_model=d, encoder_layers=n_enc, decoder_layers=n_dec,
         encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
         max_position_embeddings=max_positions, dropout=cfg.dropout, attention_dropout=0.0,
@@ -64,7 +68,7 @@ def build_scratch(cfg: ModelConfig, tokenizer, max_positions: int) -> BartForCon
         eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.bos_token_id,
         forced_bos_token_id=None, forced_eos_token_id=None, scale_embedding=False,
         tie_word_embeddings=True)
-    return BartForConditionalGeneration._from_config(conf, **_sdpa_kwargs())
+    return model_cls._from_config(conf, **_sdpa_kwargs())
 
 
 def build_encoder_decoder(cfg: ModelConfig, tokenizer) -> EncoderDecoderModel:

@@ -98,20 +98,32 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
         emit("log", level="info", message=f"built-in corpus at {root} ({time.perf_counter() - t0:.1f}s)")
     else:
         root, extra_root = Path(cfg.path).expanduser(), None
+        if cfg.builtin_train:
+            t0 = time.perf_counter()
+            if not dist.is_main:
+                dist.barrier()
+            extra_root = corpus.ensure_builtin_corpus(include_site_packages=True)
+            if dist.is_main:
+                dist.barrier()
+            emit("log", level="info", message=f"built-in corpus at {extra_root} ({time.perf_counter() - t0:.1f}s)")
     try:
         loaded = data.load_corpus(root, cfg.languages, cfg.max_train, cfg.max_valid, cfg.max_test,
                                   max_line_bytes=cfg.max_line_bytes)
     except data.DataError as e:
         raise StopRun("data", str(e), "check data.path and data.languages; `cram data stats PATH` shows "
                       "what is usable") from None
-    if extra_root is not None:
+    if extra_root is not None and cfg.source == "builtin":
         _add_site_packages_train(loaded, cfg, extra_root, emit)
+    elif extra_root is not None:
+        _add_builtin_train(loaded, cfg, extra_root, emit)
     splits = {}
     for (lang, split), (examples, report) in loaded.items():
         emit("data", **report.to_event())
         if report.skipped:
             emit("log", level="warning", message=f"{report.path}: skipped {report.skipped} lines "
                  f"({report.reasons}); first at lines {report.skipped_lines}")
+        if cfg.split_identifiers:
+            examples = [dataclasses.replace(e, source=data.split_identifiers(e.source)) for e in examples]
         splits[(lang, split)] = examples
     return splits
 
@@ -127,6 +139,23 @@ def _add_site_packages_train(loaded: dict, cfg: config_lib.DataConfig, root: Pat
                           "`cram data build-stdlib --site-packages`") from None
         n = data.add_training_examples(loaded, lang, extra, report, cfg.max_train)
         emit("log", level="info", message=f"site-packages corpus at {root}: {n} more training examples")
+
+
+def _add_builtin_train(loaded: dict, cfg: config_lib.DataConfig, root: Path, emit: Callable) -> None:
+    """data.builtin_train: the built-in corpus's (ROOT) training split joins the CodeXGLUE data's as Python
+    training examples: Python's own when Python is one of data.languages (functions equal to a held-out one
+    dropped), else a training-only ("python", "train") split -- dev, test and each language's floor are untouched."""
+    try:
+        extra, report = data.read_split(split_path(root, "python", "train"), "python", "train",
+                                        max_line_bytes=cfg.max_line_bytes)
+    except data.DataError as e:
+        raise StopRun("data", str(e), "set data.builtin_train = false, or rebuild the corpus with "
+                      "`cram data build-stdlib --site-packages`") from None
+    if ("python", "train") in loaded:
+        n = data.add_training_examples(loaded, "python", extra, report)
+    else:
+        loaded[("python", "train")], n = (extra, report), len(extra)
+    emit("log", level="info", message=f"built-in corpus at {root}: {n} more (Python) training examples")
 
 
 def make_tokenizer(cfg: config_lib.RunConfig, splits: dict, run_dir: Path, dist: distributed.Dist,

@@ -44,6 +44,32 @@ def test_scratch_save_load_same_outputs(tok, tmp_path):
     assert meta2 == meta and tok2.get_vocab() == tok.get_vocab()
 
 
+def test_pre_norm_scratch_model_is_mbart_shaped_and_round_trips(tok, tmp_path):
+    m, meta = model_lib.build(c.ModelConfig(source="scratch", size="tiny", norm="pre"), tok, 130)
+    post, _ = _scratch(tok)
+    assert m.config.model_type == "mbart" and post.config.model_type == "bart"
+    # mBART: a LayerNorm after the last encoder and decoder layer, the same parameters otherwise
+    assert m.model.encoder.layer_norm is not None and m.model.decoder.layer_norm is not None
+    assert model_lib.count_params(m) == model_lib.count_params(post) + 4 * 64
+    # pre-norm: an encoder layer's output is its input plus the blocks' outputs, not a normalised sum
+    layer = m.model.encoder.layers[0].eval()
+    x = 5 + 3 * torch.randn(1, 4, 64)
+    with torch.no_grad():
+        y = layer(x, attention_mask=None)[0]
+    assert y.std(-1).mean() > 2   # BART's post-norm layer would return unit-variance rows
+    m.eval()
+    model_lib.save(m, tok, meta, tmp_path / "m")
+    m2, _, meta2 = model_lib.load(tmp_path / "m")
+    assert m2.config.model_type == "mbart" and meta2 == meta
+    x = torch.tensor([tok("def add ( a , b )")["input_ids"]])
+    d = torch.tensor([[m.config.decoder_start_token_id, 5, 6]])
+    with torch.no_grad():
+        assert torch.allclose(m(input_ids=x, decoder_input_ids=d).logits, m2(input_ids=x, decoder_input_ids=d).logits)
+    out = generate_ids(m2, [tok("def add")["input_ids"]], model_lib.special_ids(m2), beam_size=3, max_len=5,
+                       batch_size=1, device=torch.device("cpu"))
+    assert len(out) == 1 and len(out[0]) <= 5
+
+
 def test_encoder_recipe_from_local_pretrained_folder_ties_embeddings(tok, tmp_path):
     enc_dir = tmp_path / "tiny-roberta"
     rc = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,

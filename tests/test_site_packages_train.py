@@ -76,3 +76,48 @@ def test_load_splits_trains_on_both_and_keeps_stdlib_dev_and_test(tmp_path, monk
     cfg.site_packages_train = False                      # off: the standard library alone
     splits = session.load_splits(cfg, Dist(), lambda kind, **kw: None)
     assert [e.source for e in splits[("python", "train")]] == ["def a"]
+
+
+def write_lang(folder, lang, split, rows):
+    p = folder / lang / f"{split}.jsonl"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text("".join(json.dumps({"code_tokens": c.split(), "docstring_tokens": d.split()}) + "\n"
+                         for c, d in rows), encoding="utf-8")
+
+
+def test_builtin_train_adds_python_training_examples_to_codexglue_data(tmp_path, monkeypatch):
+    cx, site = tmp_path / "cx", tmp_path / "site"
+    for lang in ("ruby", "python"):
+        for split in ("train", "valid", "test"):
+            write_lang(cx, lang, split, [(f"def {lang}_{split}", f"{lang} {split} summary")])
+    write_lang(site, "python", "train", [("def a", "does a"), ("def python_test", "held out"), ("def b", "does b")])
+    asked = []
+    monkeypatch.setattr(corpus, "ensure_builtin_corpus",
+                        lambda cache=None, include_site_packages=False, progress=None: asked.append(
+                            include_site_packages) or site)
+    cfg = ec.DataConfig(source="codexglue", path=str(cx), languages=["ruby"], builtin_train=True)
+    events = []
+    splits = session.load_splits(cfg, Dist(), lambda kind, **kw: events.append((kind, kw)))
+    assert asked == [True]                                   # the stdlib + site-packages corpus
+    # a training-only Python split; Ruby's splits are the CodeXGLUE files' alone
+    assert [e.source for e in splits[("python", "train")]] == ["def a", "def python_test", "def b"]
+    assert ("python", "valid") not in splits and ("python", "test") not in splits
+    assert [e.source for e in splits[("ruby", "train")]] == ["def ruby_train"]
+    assert [e.source for e in splits[("ruby", "test")]] == ["def ruby_test"]
+    assert any(kind == "log" and "3 more (Python) training examples" in kw["message"] for kind, kw in events)
+    # Python among the languages: its training split grows, minus the copy of its held-out test function
+    cfg.languages = ["ruby", "python"]
+    splits = session.load_splits(cfg, Dist(), lambda kind, **kw: None)
+    assert [e.source for e in splits[("python", "train")]] == ["def python_train", "def a", "def b"]
+    assert [e.source for e in splits[("python", "test")]] == ["def python_test"]
+    cfg.builtin_train = False
+    assert [e.source for e in session.load_splits(cfg, Dist(), lambda kind, **kw: None)[("python", "train")]] == \
+        ["def python_train"]
+
+
+def test_builtin_train_is_for_codexglue_data():
+    cfg = ec.RunConfig()
+    cfg.data.builtin_train = True
+    assert any(e.field == "data.builtin_train" for e in ec.validate(cfg))
+    cfg.data.source, cfg.data.path = "codexglue", "/data/codexglue"
+    assert not any(e.field == "data.builtin_train" for e in ec.validate(cfg))

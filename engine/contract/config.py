@@ -70,6 +70,9 @@ class ModelConfig:
     name_or_path: str = f("", "Hub id or local folder of the pretrained encoder / seq2seq model "
                           "(e.g. microsoft/codebert-base, Salesforce/codet5-base)")
     decoder_layers: int = f(6, "Number of Transformer decoder layers for the encoder recipe", min=1, max=48)
+    norm: str = f("post", "Layer norms of a from-scratch model. post: BART's (LayerNorm after each residual "
+                  "block); pre: mBART-shaped (LayerNorm before each block and after the last one)",
+                  choices=["post", "pre"])
     vocab_size: int = f(8000, "BPE vocabulary size trained for a from-scratch model", min=300, max=100000)
     dropout: float = f(0.1, "Dropout probability for the fresh parts of the model", min=0.0, max=0.9)
     decoder: str = f("engine", "Decoder of the encoder recipe. engine: a RoBERTa-style causal decoder sized from the "
@@ -99,6 +102,13 @@ class DataConfig:
     site_packages_train: bool = f(False, "builtin corpus: also TRAIN on the installed site-packages' functions "
                                   "(about 9x more examples; dev and test stay the standard library's, and "
                                   "functions whose code equals a held-out one are dropped)")
+    builtin_train: bool = f(False, "codexglue data: also TRAIN on the built-in Python corpus (the standard library's "
+                            "and the installed site-packages' functions, about 49k): more code and English "
+                            "summaries for a small training split; dev, test and the floor stay the CodeXGLUE "
+                            "files'")
+    split_identifiers: bool = f(False, "Split identifiers in the code into lower-case words (get_file_name, "
+                                "getFileName -> get file name), so the words they share with summaries are the "
+                                "same tokens (as the from-scratch Transformer baselines of code summarization do)")
 
 
 @dataclass
@@ -370,6 +380,9 @@ def validate(cfg: RunConfig) -> list[ConfigError]:
     if cfg.data.source == "builtin" and cfg.data.languages != ["python"]:
         errors.append(ConfigError("data.languages", "the built-in corpus has Python only; set data.languages="
                                   "python or use data.source=codexglue"))
+    if cfg.data.builtin_train and cfg.data.source != "codexglue":
+        errors.append(ConfigError("data.builtin_train", "is for data.source=codexglue; the built-in corpus trains "
+                                  "on site-packages with data.site_packages_train = true"))
     if cfg.train.schedule == "linear" and cfg.budget.max_steps <= 0 and cfg.budget.max_epochs <= 0:
         errors.append(ConfigError("train.schedule", "the step-based 'linear' schedule needs budget.max_steps > 0 "
                                   "or budget.max_epochs > 0; use budget-linear for a time-budgeted run"))

@@ -53,7 +53,8 @@ def dev_eval(s: Session, st: TrainState, clock: BudgetClock, emit: Callable) -> 
                                    s.dist))
             sc = decode_and_score(s.model, s.tokenizer, es, s.ids, beam_size=cfg.eval.dev_beam_size,
                                   max_len=cfg.data.max_target_len, batch_size=cfg.eval.batch_size,
-                                  device=s.hw.device, autocast=s.hw.autocast(), d=s.dist)
+                                  device=s.hw.device, autocast=s.hw.autocast(), d=s.dist,
+                                  no_repeat_ngram=cfg.eval.no_repeat_ngram)
             bleus.append(sc["bleu4"])
             n += len(es.examples)
         s.model.train()

@@ -58,7 +58,7 @@ def dev_loss(model, enc: Encoded, ids: dict, batch_size: int, device, autocast, 
 
 
 def decode_and_score(model, tokenizer, es: EvalSet, ids: dict, *, beam_size: int, max_len: int,
-                     batch_size: int, device, autocast, d: Dist | None = None,
+                     batch_size: int, device, autocast, d: Dist | None = None, no_repeat_ngram: int = 0,
                      progress: Callable[[int, int], None] | None = None,
                      should_stop: Callable[[], bool] | None = None) -> dict:
     """Decode every example (sharded across ranks, gathered in order, no duplicates) and score it. When
@@ -70,7 +70,8 @@ def decode_and_score(model, tokenizer, es: EvalSet, ids: dict, *, beam_size: int
     try:
         preds, seconds = generate_texts(model, tokenizer, [es.enc.src[i] for i in mine], ids, beam_size=beam_size,
                                         max_len=max_len, batch_size=batch_size, device=device, autocast=autocast,
-                                        progress=progress, should_stop=should_stop)
+                                        no_repeat_ngram=no_repeat_ngram, progress=progress,
+                                        should_stop=should_stop)
     except DecodeStopped as e:
         preds, seconds, stopped, done = [], e.seconds, True, e.done
     if d.enabled:
@@ -127,7 +128,8 @@ def pick_samples(es: EvalSet, scored: dict, k: int, seed: int) -> list[dict]:
 def final_evaluation(model, tokenizer, sets: list[EvalSet], ids: dict, *, run_dir, beam_size: int,
                      max_len: int, batch_size: int, device, autocast, n_samples: int, seed: int,
                      emit, d: Dist | None = None, should_stop: Callable[[], bool] | None = None,
-                     floors: dict | None = None) -> tuple[list[dict], list[dict], dict | None]:
+                     floors: dict | None = None,
+                     no_repeat_ngram: int = 0) -> tuple[list[dict], list[dict], dict | None]:
     """Decode and score each set; the main rank writes its predictions as soon as it is scored (a failed write
     is StopRun naming the file) and emits `progress` (decoding), `result` and `samples`. Returns (rows,
     samples, stopped): `stopped` is None, or {language, split, done, total} where `should_stop()` ended it
@@ -141,7 +143,7 @@ def final_evaluation(model, tokenizer, sets: list[EvalSet], ids: dict, *, run_di
             progress.start()
         sc = decode_and_score(model, tokenizer, es, ids, beam_size=beam_size, max_len=max_len,
                               batch_size=batch_size, device=device, autocast=autocast, d=d, progress=progress,
-                              should_stop=should_stop)
+                              should_stop=should_stop, no_repeat_ngram=no_repeat_ngram)
         if sc["stopped"]:
             return rows, all_samples, {"language": es.language, "split": es.split, "done": sc["done"],
                                        "total": sc["total"]}

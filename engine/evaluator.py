@@ -71,7 +71,8 @@ def finish(s: Session, st: TrainState, emit: Callable, model=None, stop: StopSig
         model, s.tokenizer, s.test_sets, s.ids, run_dir=s.run_dir, beam_size=cfg.eval.beam_size,
         max_len=cfg.data.max_target_len, batch_size=cfg.eval.batch_size, device=s.hw.device,
         autocast=s.hw.autocast(), n_samples=cfg.eval.samples, seed=cfg.train.seed, emit=emit, d=s.dist,
-        should_stop=requested, floors=constants(s) if s.dist.is_main else None)
+        should_stop=requested, floors=constants(s) if s.dist.is_main else None,
+        no_repeat_ngram=cfg.eval.no_repeat_ngram)
     status = stop.status if stopped else "completed"
     if not s.dist.is_main:
         return status

@@ -270,10 +270,16 @@ def model_card(run_dir: Path, cfg: config_lib.RunConfig | None, meta: dict, stat
         beams = decoding["beam_size"]
         search = (f"beam search with {beams} beams (length penalty 1.0, early stopping)" if beams > 1
                   else "greedy decoding")
+        if int(decoding.get("no_repeat_ngram", 0)) > 0:
+            search += f", no {int(decoding['no_repeat_ngram'])}-gram repeated (`no_repeat_ngram_size`)"
         out += ["## Decoding", "",
                 f"`generation_config.json` holds the run's evaluation decoding: {search}, at most "
                 f"{decoding['max_target_len']} new tokens. The tokenizer truncates code to "
                 f"{decoding['max_source_len']} tokens (`model_max_length`), as the run did.", ""]
+        if decoding.get("split_identifiers"):
+            out += ["The run trained on code whose identifiers were split into lower-case words "
+                    "(`data.split_identifiers`: `get_fileName` -> `get file name`): give the model code prepared "
+                    "the same way, with `engine.data.split_identifiers(code)`.", ""]
 
     if code2nl:
         load = ["from engine.model import load  # cramgui's engine (engine/model.py)", "",

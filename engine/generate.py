@@ -42,10 +42,11 @@ def _cache_kwarg() -> str:
 _CACHE_KWARG = _cache_kwarg()
 
 
-def _search_kwargs(model, beam_size: int, use_cache: bool) -> dict:
+def _search_kwargs(model, beam_size: int, use_cache: bool, no_repeat_ngram: int = 0) -> dict:
+    rep = {"no_repeat_ngram_size": no_repeat_ngram} if no_repeat_ngram > 0 else {}
     if beam_size == 1:
-        return {}  # greedy: no beam flags (transformers warns about early_stopping otherwise)
-    kw = {"early_stopping": True, "length_penalty": LENGTH_PENALTY}
+        return rep  # greedy: no beam flags (transformers warns about early_stopping otherwise)
+    kw = {"early_stopping": True, "length_penalty": LENGTH_PENALTY, **rep}
     if use_cache and model.config.is_encoder_decoder:
         kw[_CACHE_KWARG] = BeamCache(DynamicCache(), DynamicCache())
     return kw
@@ -60,11 +61,12 @@ class DecodeStopped(Exception):
 
 
 def generate_ids(model, src: list[list[int]], ids: dict, *, beam_size: int, max_len: int, batch_size: int,
-                 device: torch.device, autocast=None, use_cache: bool = True,
+                 device: torch.device, autocast=None, use_cache: bool = True, no_repeat_ngram: int = 0,
                  progress: Callable[[int, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> list[list[int]]:
     """Output token ids (without the start token, cut at eos) for each source, in input order. `progress(done,
-    total)` is called after each batch; `should_stop()` before each one (DecodeStopped when it says so)."""
+    total)` is called after each batch; `should_stop()` before each one (DecodeStopped when it says so).
+    `no_repeat_ngram` > 0: no n-gram of that many tokens twice in one output (eval.no_repeat_ngram)."""
     model.eval()
     out: list[list[int] | None] = [None] * len(src)
     autocast = autocast or contextlib.nullcontext()
@@ -79,7 +81,7 @@ def generate_ids(model, src: list[list[int]], ids: dict, *, beam_size: int, max_
                 input_ids=input_ids.to(device), attention_mask=mask.to(device), num_beams=beam_size,
                 max_new_tokens=max_len, do_sample=False, decoder_start_token_id=ids["start"],
                 eos_token_id=ids["eos"], pad_token_id=ids["pad"], use_cache=use_cache, num_return_sequences=1,
-                **_search_kwargs(model, beam_size, use_cache))
+                **_search_kwargs(model, beam_size, use_cache, no_repeat_ngram))
             for row, i in zip(gen.tolist(), batch):
                 out[i] = _strip(row, ids)
             done += len(batch)

@@ -222,9 +222,11 @@ def _untied_for_saving(model, meta: dict):
 
 def decoding_settings(cfg) -> dict:
     """What a saved model records of a run's decoding (a RunConfig): the evaluation's beam size, the maximum
-    summary length (max_new_tokens) and the maximum source length (the tokenizer's model_max_length)."""
+    summary length (max_new_tokens), the n-gram size never repeated, the maximum source length (the tokenizer's
+    model_max_length) and whether the code's identifiers were split into words (engine.data.split_identifiers)."""
     return {"beam_size": int(cfg.eval.beam_size), "max_target_len": int(cfg.data.max_target_len),
-            "max_source_len": int(cfg.data.max_source_len)}
+            "max_source_len": int(cfg.data.max_source_len), "no_repeat_ngram": int(cfg.eval.no_repeat_ngram),
+            "split_identifiers": bool(cfg.data.split_identifiers)}
 
 
 def generation_config_for(model, decoding: dict):
@@ -237,6 +239,8 @@ def generation_config_for(model, decoding: dict):
     gc.do_sample = False
     gc.num_return_sequences = 1
     gc.decoder_start_token_id, gc.eos_token_id, gc.pad_token_id = ids["start"], ids["eos"], ids["pad"]
+    if int(decoding.get("no_repeat_ngram", 0)) > 0:
+        gc.no_repeat_ngram_size = int(decoding["no_repeat_ngram"])
     if beams > 1:  # engine.generate._search_kwargs
         gc.early_stopping = True
         gc.length_penalty = LENGTH_PENALTY

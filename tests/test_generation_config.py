@@ -74,8 +74,18 @@ def test_decoding_from_meta_is_the_default(built, tmp_path):
 
 
 def test_decoding_settings_of_a_config():
-    cfg = tiny_config(**{"eval.beam_size": 5, "data.max_target_len": 24, "data.max_source_len": 96})
-    assert model_lib.decoding_settings(cfg) == {"beam_size": 5, "max_target_len": 24, "max_source_len": 96}
+    cfg = tiny_config(**{"eval.beam_size": 5, "data.max_target_len": 24, "data.max_source_len": 96,
+                         "eval.no_repeat_ngram": 2, "data.split_identifiers": False})
+    assert model_lib.decoding_settings(cfg) == {"beam_size": 5, "max_target_len": 24, "max_source_len": 96,
+                                                "no_repeat_ngram": 2, "split_identifiers": False}
+
+
+def test_no_repeat_ngram_is_recorded_for_generate(built, tmp_path):
+    m, tok, meta = built
+    model_lib.save(m, tok, meta, tmp_path, decoding={**DECODING, "no_repeat_ngram": 3})
+    assert _json(tmp_path / "generation_config.json")["no_repeat_ngram_size"] == 3
+    model_lib.save(m, tok, meta, tmp_path / "off", decoding=DECODING)
+    assert not _json(tmp_path / "off" / "generation_config.json").get("no_repeat_ngram_size")
 
 
 # --------------------------------------------------------------------------------------- plain transformers
@@ -122,7 +132,9 @@ def trained_run(tmp_path_factory, stdlib_corpus):
     from engine.contract.events import EventWriter
 
     d = tmp_path_factory.mktemp("run")
-    cfg = tiny_config(**{"budget.seconds": 6, "eval.every_seconds": 2, "eval.beam_size": 3})
+    # with the decoding and input options the smoke preset may use: plain transformers must still match
+    cfg = tiny_config(**{"budget.seconds": 6, "eval.every_seconds": 2, "eval.beam_size": 3,
+                         "eval.no_repeat_ngram": 2, "data.split_identifiers": True})
     w = EventWriter(d / "events.jsonl")
     try:
         assert train.run(cfg, d, w) == 0
@@ -136,7 +148,8 @@ def _test_sources(cfg):
 
     root = corpus.ensure_builtin_corpus()
     loaded = data.load_corpus(root, cfg.data.languages, cfg.data.max_train, cfg.data.max_valid, cfg.data.max_test)
-    return [e.source for e in loaded[("python", "test")][0]]
+    sources = [e.source for e in loaded[("python", "test")][0]]
+    return [data.split_identifiers(s) for s in sources] if cfg.data.split_identifiers else sources
 
 
 @pytest.mark.slow
@@ -144,7 +157,8 @@ def test_plain_transformers_reproduces_the_run_predictions(trained_run, tmp_path
     d, cfg = trained_run
     best = d / "checkpoints" / "best"
     gc = _json(best / "generation_config.json")
-    assert gc.get("num_beams") == 3 and gc.get("max_new_tokens") == cfg.data.max_target_len, (
+    assert gc.get("num_beams") == 3 and gc.get("max_new_tokens") == cfg.data.max_target_len \
+        and gc.get("no_repeat_ngram_size") == 2, (
         "the checkpoint does not record the run's decoding: engine.session must put "
         "model_lib.decoding_settings(cfg) into the session's meta['decoding']")
     assert _json(best / "tokenizer_config.json")["model_max_length"] == cfg.data.max_source_len

@@ -167,3 +167,18 @@ def test_alone_equals_batched_and_cache_equals_no_cache(tok, trained, beam):
     alone = [generate_ids(m, [s], ids, beam_size=beam, max_len=12, batch_size=1, device=cpu)[0] for s in srcs]
     nocache = generate_ids(m, srcs, ids, beam_size=beam, max_len=12, batch_size=1, device=cpu, use_cache=False)
     assert batched == alone == nocache
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_no_repeat_ngram_keeps_every_ngram_unique(tok, beam):
+    torch.manual_seed(0)
+    m, _ = _scratch(tok)
+    ids = model_lib.special_ids(m)
+    src = [tok(t)["input_ids"] for t in TEXTS[:4]]
+    kw = dict(beam_size=beam, max_len=24, batch_size=4, device=torch.device("cpu"))
+    loose = generate_ids(m, src, ids, **kw)
+    assert any(len(set(r)) < len(r) for r in loose)          # a random model repeats itself ...
+    for n in (1, 2):
+        for row in generate_ids(m, src, ids, no_repeat_ngram=n, **kw):
+            grams = [tuple(row[i:i + n]) for i in range(len(row) - n + 1)]
+            assert len(grams) == len(set(grams)), row        # ... and never with no_repeat_ngram

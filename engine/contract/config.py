@@ -155,6 +155,9 @@ class EvalConfig:
                       "evaluation, across resumes and across runs on the same data", min=0, max=2**31 - 1)
     dev_beam_size: int = f(1, "Beam size for dev BLEU during training (1 = greedy); eval.beam_size decodes the "
                            "final evaluation", min=1, max=64)
+    no_repeat_ngram: int = f(0, "Decoding (dev and test): never repeat an n-gram of this many tokens within one "
+                             "summary (0 = off, as the CodeXGLUE recipe decodes); 3 stops the loops a small model "
+                             "writes ('the file of the file of the')", min=0, max=16)
     dev_tie_bleu: float = f(0.3, "Dev BLEU differences up to this many points count as noise: within them the "
                             "lower dev loss picks the best checkpoint", min=0.0, max=100.0)
     samples: int = f(20, "Test samples per language kept for inspection (code, reference, prediction)",

@@ -9,6 +9,10 @@ Tasks (each run is a complete `cram train` in its own process, sequentially, wit
   ruby     real CodeXGLUE Ruby: ../shared/data/codexglue/ruby/valid.jsonl (1,400 examples) split by this benchmark,
            seeded, into train 1,200 / dev 100 / test 100, with the `cpu-codexglue` preset (--ruby-preset); skipped
            cleanly when the file is absent (--ruby-file names another one)
+  builtin-recipe, ruby-recipe
+           the reference rows: the same data, model and budget trained with the original code2nl recipe's
+           settings (RECIPE: lr 5e-5, linear decay from the start, AdamW beta2 0.999 without weight decay, dropout
+           0.1, 256/128 tokens, beam 10, none of the engine's options)
 For --seeds N seeds (train.seed = 1..N) at each --budget; --busy keeps the other core(s) busy with a spinning
 process for the whole measurement (the "second core busy" condition). Prints a table (one row per task, budget and
 seed, then the median per task and budget) and writes bench/out/latest-cram.json (every run's numbers, the machine
@@ -28,7 +32,12 @@ from .common import OUT, ROOT, ItemResult, Row, loadavg, log, write_results
 
 RUBY_FILE = ROOT.parent / "shared" / "data" / "codexglue" / "ruby" / "valid.jsonl"
 RUBY_SPLIT = {"train": 1200, "valid": 100, "test": 100}
-TASKS = ("builtin", "ruby")
+TASKS = ("builtin", "ruby", "builtin-recipe", "ruby-recipe")
+# the original code2nl run.py's settings, on top of the task's preset (the model stays the preset's)
+RECIPE = ["train.lr=5e-5", "train.schedule=budget-linear", "train.warmup=0", "train.adam_beta2=0.999",
+          "train.weight_decay=0", "model.dropout=0.1", "data.max_source_len=256", "data.max_target_len=128",
+          "eval.beam_size=10", "eval.no_repeat_ngram=0", "data.split_identifiers=false", "model.norm=post",
+          "train.batch_size=32"]
 
 
 def ruby_folder(src: Path, dest: Path, seed: int = 0) -> Path | None:
@@ -107,15 +116,16 @@ def run(tasks, budgets, threads, seeds, busy: int = 0, builtin_preset: str = "sm
     res = ItemResult("cram", details={"runs": [], "busy_processes": busy, "threads": threads})
     plan = []
     for task in tasks:
-        if task == "builtin":
-            plan.append((task, builtin_preset, []))
+        recipe = RECIPE if task.endswith("-recipe") else []
+        if task.startswith("builtin"):
+            plan.append((task, builtin_preset, recipe))
         else:
             folder = ruby_folder(Path(ruby_file), base / "ruby-data")
             if folder is None:
-                log(f"ruby: {ruby_file} is absent: skipped")
-                res.rows.append(Row("cram ruby", f"skipped: {ruby_file} absent", None))
+                log(f"{task}: {ruby_file} is absent: skipped")
+                res.rows.append(Row(f"cram {task}", f"skipped: {ruby_file} absent", None))
                 continue
-            plan.append((task, ruby_preset, [f"data.path={folder}", "data.languages=ruby"]))
+            plan.append((task, ruby_preset, [f"data.path={folder}", "data.languages=ruby"] + recipe))
     with Busy(busy):
         for task, preset, sets in plan:
             for budget in budgets:
@@ -177,7 +187,8 @@ def _f(v, sign: bool = False) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench cram", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tasks", default="builtin,ruby", help="comma-separated: builtin, ruby (default both)")
+    ap.add_argument("--tasks", default="builtin,ruby", help="comma-separated: builtin, ruby, builtin-recipe, "
+                    "ruby-recipe (default builtin,ruby)")
     ap.add_argument("--budget", default="120", help="training budget(s) in seconds, comma-separated (default 120)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per task and budget: train.seed 1..N (default 3)")

@@ -40,7 +40,8 @@ def tiny_config(**overrides):
     cfg = config_lib.preset("smoke")
     sets = {"budget.seconds": 4, "eval.every_seconds": 0, "data.max_train": 300, "data.max_valid": 30,
             "data.max_test": 30, "eval.dev_subset": 20, "eval.beam_size": 2, "eval.samples": 20,
-            "model.vocab_size": 600, "hardware.threads": 1}
+            "model.vocab_size": 600, "hardware.threads": 1,
+            "data.site_packages_train": False}   # the site-packages corpus takes minutes to build
     sets.update(overrides)
     for k, v in sets.items():
         config_lib.set_value(cfg, k, v)

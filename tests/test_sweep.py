@@ -19,7 +19,7 @@ from engine.sweep import report
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["data.max_train=300", "data.max_valid=30", "data.max_test=30", "eval.dev_subset=20", "eval.beam_size=2",
-        "eval.samples=5", "model.vocab_size=600", "hardware.threads=1"]
+        "eval.samples=5", "model.vocab_size=600", "hardware.threads=1", "data.site_packages_train=false"]
 
 pytestmark = pytest.mark.slow
 

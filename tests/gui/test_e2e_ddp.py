@@ -22,6 +22,7 @@ SETTINGS = {
     "data.max_test": 20,
     "eval.beam_size": 2,
     "model.vocab_size": 600,
+    "data.site_packages_train": False,   # the site-packages corpus takes minutes to build
 }
 
 

@@ -19,6 +19,7 @@ SETTINGS = {
     "eval.dev_subset": 20,
     "model.vocab_size": 600,
     "hardware.threads": 1,
+    "data.site_packages_train": False,   # the site-packages corpus takes minutes to build
 }
 
 
@@ -34,6 +35,8 @@ def test_start_to_results_with_the_real_engine(qtbot, qloop, tmp_path, monkeypat
             ed.h.setValue(0)
             ed.m.setValue(0)
             ed.s.setValue(int(value))
+        elif hasattr(ed, "box"):                       # a check box
+            ed.box.setChecked(value)
         elif hasattr(ed, "spin"):
             ed.spin.setValue(value)
         else:

@@ -289,7 +289,8 @@ name = "gui"
 [base]
 preset = "smoke"
 set = ["budget.seconds=3", "eval.every_seconds=1.5", "data.max_train=300", "data.max_valid=30", "data.max_test=30",
-       "eval.dev_subset=20", "eval.beam_size=2", "eval.samples=5", "model.vocab_size=600", "hardware.threads=1"]
+       "eval.dev_subset=20", "eval.beam_size=2", "eval.samples=5", "model.vocab_size=600", "hardware.threads=1",
+       "data.site_packages_train=false"]
 [params]
 "train.lr" = [1e-3, 3e-3]
 [budget]

@@ -262,6 +262,22 @@ def check_model_folder(folder: Path, source: str, shown: str) -> None:
         raise _model_error(f"folder {shown} has no weights ({' or '.join(WEIGHT_FILES[::2])})")
 
 
+def run_checkpoint(path: Path, shown: str) -> tuple[Path, str]:
+    """A warm start from an earlier run: a cram run directory (events.jsonl + checkpoints/) given as the model
+    folder stands for its `best` checkpoint, else its `last` one. A checkpoint that is a symbolic link is refused
+    (a run directory may come from anyone). Any other folder is returned as it is."""
+    if not ((path / "events.jsonl").is_file() and (path / "checkpoints").is_dir()):
+        return path, shown
+    for kind in ("best", "last"):
+        folder = path / "checkpoints" / kind
+        if folder.is_symlink() or (path / "checkpoints").is_symlink():
+            raise _model_error(f"run {shown}: checkpoints/{kind} is a symbolic link; a run's checkpoint must be "
+                               "a folder inside it")
+        if folder.is_dir():
+            return folder, f"{shown} ({kind} checkpoint)"
+    raise _model_error(f"run {shown} has no checkpoint yet (checkpoints/best or checkpoints/last)")
+
+
 def model_location(cfg: config_lib.RunConfig) -> str | None:
     """Where the pretrained model of a fresh run loads from, checked before any data is loaded: None for
     model.source=scratch; a local folder (checked by `check_model_folder`); a hub id as given while the hub is
@@ -275,6 +291,7 @@ def model_location(cfg: config_lib.RunConfig) -> str | None:
     if path.exists() or _looks_like_path(name):
         if not path.exists():
             raise _model_error(f"folder {name} does not exist")
+        path, name = run_checkpoint(path, name)
         check_model_folder(path, m.source, name)
         return str(path)
     if _offline():

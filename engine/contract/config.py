@@ -68,7 +68,8 @@ class ModelConfig:
     size: str = f("tiny", "Size preset for a from-scratch model: tiny (tests, CPU), small, base (CodeBERT's shape)",
                   choices=["tiny", "small", "base"])
     name_or_path: str = f("", "Hub id or local folder of the pretrained encoder / seq2seq model "
-                          "(e.g. microsoft/codebert-base, Salesforce/codet5-base)")
+                          "(e.g. microsoft/codebert-base, Salesforce/codet5-base); with model.source=seq2seq also "
+                          "an earlier run's directory: a warm start from its best (else last) checkpoint")
     decoder_layers: int = f(6, "Number of Transformer decoder layers for the encoder recipe", min=1, max=48)
     norm: str = f("post", "Layer norms of a from-scratch model. post: BART's (LayerNorm after each residual "
                   "block); pre: mBART-shaped (LayerNorm before each block and after the last one)",

@@ -152,8 +152,10 @@ def _add_builtin_train(loaded: dict, cfg: config_lib.DataConfig, root: Path, emi
         raise StopRun("data", str(e), "set data.builtin_train = false, or rebuild the corpus with "
                       "`cram data build-stdlib --site-packages`") from None
     if ("python", "train") in loaded:
-        n = data.add_training_examples(loaded, "python", extra, report)
+        n = data.add_training_examples(loaded, "python", extra, report, cfg.max_train)
     else:
+        extra = extra[:cfg.max_train] if cfg.max_train > 0 else extra
+        report.n = len(extra)
         loaded[("python", "train")], n = (extra, report), len(extra)
     emit("log", level="info", message=f"built-in corpus at {root}: {n} more (Python) training examples")
 
@@ -274,6 +276,10 @@ def run_checkpoint(path: Path, shown: str) -> tuple[Path, str]:
             raise _model_error(f"run {shown}: checkpoints/{kind} is a symbolic link; a run's checkpoint must be "
                                "a folder inside it")
         if folder.is_dir():
+            linked = sorted(f.name for f in folder.iterdir() if f.is_symlink())
+            if linked:
+                raise _model_error(f"run {shown}: checkpoints/{kind} holds symbolic links ({', '.join(linked)}); "
+                                   "a run's checkpoint files must be inside it")
             return folder, f"{shown} ({kind} checkpoint)"
     raise _model_error(f"run {shown} has no checkpoint yet (checkpoints/best or checkpoints/last)")
 

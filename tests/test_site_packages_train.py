@@ -105,6 +105,9 @@ def test_builtin_train_adds_python_training_examples_to_codexglue_data(tmp_path,
     assert [e.source for e in splits[("ruby", "train")]] == ["def ruby_train"]
     assert [e.source for e in splits[("ruby", "test")]] == ["def ruby_test"]
     assert any(kind == "log" and "3 more (Python) training examples" in kw["message"] for kind, kw in events)
+    cfg.max_train = 2                                         # data.max_train caps the Python split too
+    assert len(session.load_splits(cfg, Dist(), lambda kind, **kw: None)[("python", "train")]) == 2
+    cfg.max_train = 0
     # Python among the languages: its training split grows, minus the copy of its held-out test function
     cfg.languages = ["ruby", "python"]
     splits = session.load_splits(cfg, Dist(), lambda kind, **kw: None)

@@ -60,4 +60,12 @@ def test_a_run_without_checkpoint_or_with_a_linked_one_is_refused(first_run, tmp
     (empty / "checkpoints" / "best").symlink_to(first_run / "checkpoints" / "best")
     with pytest.raises(Exception, match="symbolic link"):
         session.model_location(cfg)
+    (empty / "checkpoints" / "best").unlink()
+    last = empty / "checkpoints" / "last"
+    last.mkdir()
+    for f in (first_run / "checkpoints" / "best").iterdir():      # a copy whose weights point outside the run
+        (last / f.name).symlink_to(f) if f.name == "model.safetensors" else (last / f.name).write_bytes(
+            f.read_bytes()) if f.is_file() else None
+    with pytest.raises(Exception, match="holds symbolic links .*model.safetensors"):
+        session.model_location(cfg)
     assert config_lib.validate(cfg) == []

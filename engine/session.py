@@ -26,7 +26,7 @@ from . import model as model_lib
 from .batching import BatchPlan, Encoded, bucket_key as default_bucket_key, encode
 from .contract import config as config_lib
 from .contract.paths import split_path
-from .contract.rundir import CONFIG, ENV, atomic_write_json
+from .contract.rundir import CHECKPOINTS, CONFIG, ENV, atomic_write_json, checkpoint_dir
 from .errors import StopRun
 from .evaluate import EvalSet
 from .tokenizer import load_tokenizer, train_bpe
@@ -81,30 +81,31 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _built_first_by_rank0(dist: distributed.Dist, build: Callable):
+    """`build()` (the built-in corpora) on rank 0 first, which builds what is missing once, then on the other
+    ranks, which find it built."""
+    if not dist.is_main:
+        dist.barrier()
+    out = build()
+    if dist.is_main:
+        dist.barrier()
+    return out
+
+
 def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callable) -> dict:
     """{(language, split): [Example]}, with a `data` event per split (and a warning for skipped lines)."""
+    t0 = time.perf_counter()
     if cfg.source == "builtin":
         cache = Path(cfg.path).expanduser() if cfg.path else None
-        t0 = time.perf_counter()
-        if not dist.is_main:
-            dist.barrier()  # rank 0 builds the corpus once
-        root = corpus.ensure_builtin_corpus(cache, include_site_packages=cfg.site_packages)
-        if cfg.site_packages_train and not cfg.site_packages:
-            extra_root = corpus.ensure_builtin_corpus(cache, include_site_packages=True)
-        else:
-            extra_root = None
-        if dist.is_main:
-            dist.barrier()
+        root, extra_root = _built_first_by_rank0(dist, lambda: (
+            corpus.ensure_builtin_corpus(cache, include_site_packages=cfg.site_packages),
+            corpus.ensure_builtin_corpus(cache, include_site_packages=True)
+            if cfg.site_packages_train and not cfg.site_packages else None))
         emit("log", level="info", message=f"built-in corpus at {root} ({time.perf_counter() - t0:.1f}s)")
     else:
         root, extra_root = Path(cfg.path).expanduser(), None
         if cfg.builtin_train:
-            t0 = time.perf_counter()
-            if not dist.is_main:
-                dist.barrier()
-            extra_root = corpus.ensure_builtin_corpus(include_site_packages=True)
-            if dist.is_main:
-                dist.barrier()
+            extra_root = _built_first_by_rank0(dist, lambda: corpus.ensure_builtin_corpus(include_site_packages=True))
             emit("log", level="info", message=f"built-in corpus at {extra_root} ({time.perf_counter() - t0:.1f}s)")
     try:
         loaded = data.load_corpus(root, cfg.languages, cfg.max_train, cfg.max_valid, cfg.max_test,
@@ -128,15 +129,19 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
     return splits
 
 
+def _read_extra_train(root: Path, lang: str, cfg: config_lib.DataConfig, flag: str) -> tuple:
+    """The training split of the built-in corpus at ROOT that data.FLAG adds: (examples, report), or StopRun."""
+    try:
+        return data.read_split(split_path(root, lang, "train"), lang, "train", max_line_bytes=cfg.max_line_bytes)
+    except data.DataError as e:
+        raise StopRun("data", str(e), f"set data.{flag} = false, or rebuild the corpus with "
+                      "`cram data build-stdlib --site-packages`") from None
+
+
 def _add_site_packages_train(loaded: dict, cfg: config_lib.DataConfig, root: Path, emit: Callable) -> None:
     """data.site_packages_train: the site-packages corpus's (ROOT) training split joins the standard library's."""
     for lang in cfg.languages:
-        try:
-            extra, report = data.read_split(split_path(root, lang, "train"), lang, "train",
-                                            max_line_bytes=cfg.max_line_bytes)
-        except data.DataError as e:
-            raise StopRun("data", str(e), "set data.site_packages_train = false, or rebuild the corpus with "
-                          "`cram data build-stdlib --site-packages`") from None
+        extra, report = _read_extra_train(root, lang, cfg, "site_packages_train")
         n = data.add_training_examples(loaded, lang, extra, report, cfg.max_train)
         emit("log", level="info", message=f"site-packages corpus at {root}: {n} more training examples")
 
@@ -145,12 +150,7 @@ def _add_builtin_train(loaded: dict, cfg: config_lib.DataConfig, root: Path, emi
     """data.builtin_train: the built-in corpus's (ROOT) training split joins the CodeXGLUE data's as Python
     training examples: Python's own when Python is one of data.languages (functions equal to a held-out one
     dropped), else a training-only ("python", "train") split -- dev, test and each language's floor are untouched."""
-    try:
-        extra, report = data.read_split(split_path(root, "python", "train"), "python", "train",
-                                        max_line_bytes=cfg.max_line_bytes)
-    except data.DataError as e:
-        raise StopRun("data", str(e), "set data.builtin_train = false, or rebuild the corpus with "
-                      "`cram data build-stdlib --site-packages`") from None
+    extra, report = _read_extra_train(root, "python", cfg, "builtin_train")
     if ("python", "train") in loaded:
         n = data.add_training_examples(loaded, "python", extra, report, cfg.max_train)
     else:
@@ -266,22 +266,20 @@ def check_model_folder(folder: Path, source: str, shown: str) -> None:
 
 def run_checkpoint(path: Path, shown: str) -> tuple[Path, str]:
     """A warm start from an earlier run: a cram run directory (events.jsonl + checkpoints/) given as the model
-    folder stands for its `best` checkpoint, else its `last` one. A checkpoint that is a symbolic link is refused
-    (a run directory may come from anyone). Any other folder is returned as it is."""
-    if not ((path / "events.jsonl").is_file() and (path / "checkpoints").is_dir()):
+    folder stands for its usable `best` checkpoint, else its `last` one (rundir.checkpoint_dir: complete, never a
+    symbolic link); a checkpoint holding symbolic links is refused (a run directory may come from anyone). Any
+    other folder is returned as it is."""
+    if not ((path / "events.jsonl").is_file() and (path / CHECKPOINTS).is_dir()):
         return path, shown
-    for kind in ("best", "last"):
-        folder = path / "checkpoints" / kind
-        if folder.is_symlink() or (path / "checkpoints").is_symlink():
-            raise _model_error(f"run {shown}: checkpoints/{kind} is a symbolic link; a run's checkpoint must be "
-                               "a folder inside it")
-        if folder.is_dir():
-            linked = sorted(f.name for f in folder.iterdir() if f.is_symlink())
-            if linked:
-                raise _model_error(f"run {shown}: checkpoints/{kind} holds symbolic links ({', '.join(linked)}); "
-                                   "a run's checkpoint files must be inside it")
-            return folder, f"{shown} ({kind} checkpoint)"
-    raise _model_error(f"run {shown} has no checkpoint yet (checkpoints/best or checkpoints/last)")
+    folder = checkpoint_dir(path, "best") or checkpoint_dir(path, "last")
+    if folder is None:
+        raise _model_error(f"run {shown} has no checkpoint yet that can be used (checkpoints/best or "
+                           "checkpoints/last: complete, and not a symbolic link)")
+    linked = sorted(f.name for f in folder.iterdir() if f.is_symlink())
+    if linked:
+        raise _model_error(f"run {shown}: checkpoints/{folder.name} holds symbolic links ({', '.join(linked)}); "
+                           "a run's checkpoint files must be inside it")
+    return folder, f"{shown} ({folder.name} checkpoint)"
 
 
 def model_location(cfg: config_lib.RunConfig) -> str | None:

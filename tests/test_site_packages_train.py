@@ -42,8 +42,8 @@ def test_max_train_caps_the_combined_split():
     assert len(loaded[("python", "train")][0]) == 4
 
 
-def write_split(folder, split, rows):
-    p = folder / "python" / f"{split}.jsonl"
+def write_split(folder, split, rows, lang="python"):
+    p = folder / lang / f"{split}.jsonl"
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text("".join(json.dumps({"code_tokens": c.split(), "docstring_tokens": d.split()}) + "\n"
                          for c, d in rows), encoding="utf-8")
@@ -78,19 +78,12 @@ def test_load_splits_trains_on_both_and_keeps_stdlib_dev_and_test(tmp_path, monk
     assert [e.source for e in splits[("python", "train")]] == ["def a"]
 
 
-def write_lang(folder, lang, split, rows):
-    p = folder / lang / f"{split}.jsonl"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text("".join(json.dumps({"code_tokens": c.split(), "docstring_tokens": d.split()}) + "\n"
-                         for c, d in rows), encoding="utf-8")
-
-
 def test_builtin_train_adds_python_training_examples_to_codexglue_data(tmp_path, monkeypatch):
     cx, site = tmp_path / "cx", tmp_path / "site"
     for lang in ("ruby", "python"):
         for split in ("train", "valid", "test"):
-            write_lang(cx, lang, split, [(f"def {lang}_{split}", f"{lang} {split} summary")])
-    write_lang(site, "python", "train", [("def a", "does a"), ("def python_test", "held out"), ("def b", "does b")])
+            write_split(cx, split, [(f"def {lang}_{split}", f"{lang} {split} summary")], lang)
+    write_split(site, "train", [("def a", "does a"), ("def python_test", "held out"), ("def b", "does b")])
     asked = []
     monkeypatch.setattr(corpus, "ensure_builtin_corpus",
                         lambda cache=None, include_site_packages=False, progress=None: asked.append(

@@ -18,6 +18,7 @@ class TrainState:
     best_dev_bleu: float | None = None  # dev BLEU of the 'best' checkpoint
     best_dev_loss: float | None = None  # dev loss of the 'best' checkpoint (the tie-break, engine.dev_eval.better)
     top_dev_bleu: float | None = None   # the highest dev BLEU of any dev evaluation
+    best_top_share: float | None = None  # the 'best' checkpoint's most frequent dev prediction's share (dev_eval)
     eval_seconds: float = 0.0           # wall seconds spent in dev evaluation
     last_eval_step: int | None = None   # the step of the latest dev evaluation
 

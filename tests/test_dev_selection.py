@@ -16,7 +16,7 @@ from engine.budget import BudgetClock
 from engine.contract import config as config_lib
 from engine.contract.events import EventWriter, read_events
 from engine.data import Example, read_split
-from engine.dev_eval import better
+from engine.dev_eval import CONSTANT_SHARE, better, top_share
 from engine.session import dev_subset
 from engine.state import TrainState
 from engine import train
@@ -81,8 +81,30 @@ def test_tie_break_within_the_margin_picks_the_lower_dev_loss():
     assert not better(11.9, float("nan"), st, 0.3) and better(12.1, float("nan"), st, 0.3)
 
 
+def test_top_share_counts_the_most_frequent_prediction_as_the_scorer_sees_it():
+    assert top_share([]) == 0.0
+    assert top_share(["a b", "c d", "e f", "g h"]) == 0.25
+    assert top_share(["Return x .", "return x . ", "Set y .", "return X ."]) == 0.75   # stripped, lower-cased
+    assert top_share(["same"] * 9 + ["other"]) == 0.9
+
+
+def test_a_constant_dev_evaluation_never_replaces_a_varied_best_and_always_loses_to_one():
+    varied, constant = 0.1, CONSTANT_SHARE
+    st = TrainState(best_dev_bleu=7.5, best_dev_loss=9.0, top_dev_bleu=7.5, best_top_share=varied)
+    assert not better(8.13, 5.0, st, 0.3, constant)     # higher BLEU and lower loss, but one sentence for all
+    assert better(7.9, 9.5, st, 0.3, 0.49) and not better(7.6, 9.5, st, 0.3, 0.49)   # a varied one: as before
+    st = TrainState(best_dev_bleu=8.13, best_dev_loss=5.0, top_dev_bleu=8.13, best_top_share=0.97)
+    assert better(7.49, 10.0, st, 0.3, varied)          # the Ruby seed-2 case: the varied checkpoint wins
+    assert not better(7.7, 4.0, st, 0.3, 0.9)           # two constant ones: BLEU and the tie-break decide
+    assert better(8.0, 4.0, st, 0.3, 0.9) and better(8.5, 6.0, st, 0.3, 0.9)
+    # unknown shares (a best checkpoint from before top_share was recorded): BLEU and loss decide, as before
+    old = TrainState(best_dev_bleu=8.13, best_dev_loss=5.0, top_dev_bleu=8.13)
+    assert not better(7.49, 10.0, old, 0.3, varied) and better(9.0, 6.0, old, 0.3, 1.0)
+
+
 class _Spy:
-    """Stands in for the decoder and the dev loss of a session: scripted (bleu, loss) per evaluation."""
+    """Stands in for the decoder and the dev loss of a session: scripted (bleu, loss[, predictions]) per
+    evaluation (three varied predictions unless scripted)."""
 
     def __init__(self, script):
         self.script, self.calls, self.i = list(script), [], -1
@@ -93,7 +115,8 @@ class _Spy:
 
     def decode(self, model, tokenizer, es, ids, *, beam_size, **k):
         self.calls.append(beam_size)
-        return {"bleu4": self.script[self.i][0]}
+        item = self.script[self.i]
+        return {"bleu4": item[0], "predictions": item[2] if len(item) > 2 else ["a", "b", "c"]}
 
 
 def test_dev_eval_decodes_with_dev_beam_size_and_checkpoints_the_tie_winner(monkeypatch):
@@ -118,6 +141,30 @@ def test_dev_eval_decodes_with_dev_beam_size_and_checkpoints_the_tie_winner(monk
     assert written == [(10, "best"), (30, "best"), (40, "best")]
     assert (st.best_dev_bleu, st.best_dev_loss, st.top_dev_bleu) == (13.0, 3.0, 13.0)
     assert TrainState.from_dict(json.loads(json.dumps(st.to_dict()))) == st   # the state round-trips
+    assert [round(e["top_share"], 4) for e in evs] == [0.3333] * 4
+
+
+def test_dev_eval_keeps_the_varied_checkpoint_when_a_later_one_turns_constant(monkeypatch):
+    one = ["Build the FolderId element"] * 3
+    spy = _Spy([(6.0, 6.0, one), (7.49, 5.5), (8.13, 5.2, one), (7.6, 5.4)])
+    monkeypatch.setattr(dev_eval_lib, "dev_loss", spy.loss)
+    monkeypatch.setattr(dev_eval_lib, "decode_and_score", spy.decode)
+    written = []
+    monkeypatch.setattr(dev_eval_lib.ckpt, "write", lambda s, st, kind, *a, **k: written.append(st.step))
+    cfg = config_lib.RunConfig()
+    es = SimpleNamespace(language="ruby", enc=None, examples=[1, 2, 3])
+    s = SimpleNamespace(cfg=cfg, model=SimpleNamespace(train=lambda: None), tokenizer=None, ids={},
+                        hw=SimpleNamespace(device="cpu", autocast=lambda: None), dist=None, dev_sets=[es])
+    st, evs = TrainState(), []
+    for step in (10, 20, 30, 40):
+        st.step = step
+        dev_eval_lib.dev_eval(s, st, BudgetClock(100.0), lambda kind, **kw: evs.append(kw))
+    assert [e["best"] for e in evs] == [True, True, False, True]   # constant first: replaced; constant later: not
+    assert written == [10, 20, 40]
+    assert [e["top_share"] for e in evs] == [1.0, 0.3333, 1.0, 0.3333]
+    assert (st.best_dev_bleu, st.best_top_share) == (7.6, 1 / 3)
+    restored = TrainState.from_dict(json.loads(json.dumps(st.to_dict())))   # survives a resume
+    assert restored.best_top_share == st.best_top_share
 
 
 # ---------------------------------------------------------------------------------------------- for real

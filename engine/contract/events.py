@@ -97,6 +97,7 @@ class Eval:
     n: Optional[int] = None
     eval_seconds: Optional[float] = None
     best: Optional[bool] = None
+    top_share: Optional[float] = None      # share of the dev examples given the most frequent prediction
 
 
 @dataclass

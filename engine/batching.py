@@ -19,10 +19,14 @@ class Encoded:
         return len(self.src)
 
 
-def encode(examples: list[Example], tokenizer, max_source_len: int, max_target_len: int, eos_id: int) -> Encoded:
+def encode(examples: list[Example], tokenizer, max_source_len: int, max_target_len: int, eos_id: int,
+           lowercase_targets: bool = False) -> Encoded:
+    """Source ids (`<s> ... </s>`, truncated) and target ids (cut to max_target_len - 1, then eos); the targets
+    lower-cased first with `lowercase_targets` (data.lowercase: the dev loss of a lower-case model)."""
     src = tokenizer([e.source for e in examples], add_special_tokens=True, truncation=True,
                     max_length=max_source_len)["input_ids"]
-    tgt_raw = tokenizer([e.target for e in examples], add_special_tokens=False)["input_ids"]
+    tgt_raw = tokenizer([e.target.lower() if lowercase_targets else e.target for e in examples],
+                        add_special_tokens=False)["input_ids"]
     tgt = [t[: max_target_len - 1] + [eos_id] for t in tgt_raw]
     return Encoded(src=src, tgt=tgt)
 

@@ -280,6 +280,10 @@ def model_card(run_dir: Path, cfg: config_lib.RunConfig | None, meta: dict, stat
             out += ["The run trained on code whose identifiers were split into lower-case words "
                     "(`data.split_identifiers`: `get_fileName` -> `get file name`): give the model code prepared "
                     "the same way, with `engine.data.split_identifiers(code)`.", ""]
+        if decoding.get("lowercase"):
+            out += ["The run trained on lower-cased code and summaries (`data.lowercase`): give the model "
+                    "lower-cased code (`code.lower()`, after splitting identifiers); it writes lower-case "
+                    "summaries.", ""]
 
     if code2nl:
         load = ["from engine.model import load  # cramgui's engine (engine/model.py)", "",

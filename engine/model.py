@@ -41,6 +41,7 @@ from .generate import LENGTH_PENALTY
 
 META_FILE = "cram_model.json"
 SIZES = {  # d_model, encoder layers, decoder layers, heads, ffn
+    "micro": (48, 2, 2, 4, 192),  # the smoke preset's: ~1.4x the steps of tiny in a 2-minute CPU budget
     "tiny": (64, 2, 2, 4, 256),
     "small": (256, 4, 4, 4, 1024),
     "base": (768, 12, 6, 12, 3072),  # CodeBERT's encoder shape + the recipe's 6-layer decoder
@@ -223,10 +224,11 @@ def _untied_for_saving(model, meta: dict):
 def decoding_settings(cfg) -> dict:
     """What a saved model records of a run's decoding (a RunConfig): the evaluation's beam size, the maximum
     summary length (max_new_tokens), the n-gram size never repeated, the maximum source length (the tokenizer's
-    model_max_length) and whether the code's identifiers were split into words (engine.data.split_identifiers)."""
+    model_max_length), whether the code's identifiers were split into words (engine.data.split_identifiers) and
+    whether code and summaries were lower-cased (data.lowercase)."""
     return {"beam_size": int(cfg.eval.beam_size), "max_target_len": int(cfg.data.max_target_len),
             "max_source_len": int(cfg.data.max_source_len), "no_repeat_ngram": int(cfg.eval.no_repeat_ngram),
-            "split_identifiers": bool(cfg.data.split_identifiers)}
+            "split_identifiers": bool(cfg.data.split_identifiers), "lowercase": bool(cfg.data.lowercase)}
 
 
 def generation_config_for(model, decoding: dict):

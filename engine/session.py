@@ -125,6 +125,10 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
                  f"({report.reasons}); first at lines {report.skipped_lines}")
         if cfg.split_identifiers:
             examples = [dataclasses.replace(e, source=data.split_identifiers(e.source)) for e in examples]
+        if cfg.lowercase:  # the code everywhere, the summaries of the training split (references keep their case)
+            examples = [dataclasses.replace(e, source=e.source.lower(),
+                                            target=e.target.lower() if split == "train" else e.target)
+                        for e in examples]
         splits[(lang, split)] = examples
     return splits
 
@@ -355,7 +359,8 @@ def encode_splits(cfg: config_lib.RunConfig, tokenizer, ids: dict, splits: dict,
     """Token ids of the training split (all languages) with its bucket keys, of each language's dev subset
     (`dev_subset`), and of the split evaluated at the end (eval.split)."""
     c = cfg.data
-    enc = lambda exs: encode(exs, tokenizer, c.max_source_len, c.max_target_len, ids["eos"])  # noqa: E731
+    enc = lambda exs: encode(exs, tokenizer, c.max_source_len, c.max_target_len, ids["eos"],  # noqa: E731
+                             lowercase_targets=c.lowercase)
     train = [e for (lang, split), exs in sorted(splits.items()) if split == "train" for e in exs]
     train_enc = enc(train)
     dev_sets, test_sets = [], []

@@ -77,7 +77,8 @@ def test_decoding_settings_of_a_config():
     cfg = tiny_config(**{"eval.beam_size": 5, "data.max_target_len": 24, "data.max_source_len": 96,
                          "eval.no_repeat_ngram": 2, "data.split_identifiers": False})
     assert model_lib.decoding_settings(cfg) == {"beam_size": 5, "max_target_len": 24, "max_source_len": 96,
-                                                "no_repeat_ngram": 2, "split_identifiers": False}
+                                                "no_repeat_ngram": 2, "split_identifiers": False,
+                                                "lowercase": True}   # the smoke preset lower-cases
 
 
 def test_no_repeat_ngram_is_recorded_for_generate(built, tmp_path):

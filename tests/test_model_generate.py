@@ -70,6 +70,18 @@ def test_pre_norm_scratch_model_is_mbart_shaped_and_round_trips(tok, tmp_path):
     assert len(out) == 1 and len(out[0]) <= 5
 
 
+def test_the_micro_size_is_the_smaller_shape_and_decodes(tok):
+    micro, _ = model_lib.build(c.ModelConfig(source="scratch", size="micro", norm="pre"), tok, 130)
+    tiny, _ = model_lib.build(c.ModelConfig(source="scratch", size="tiny", norm="pre"), tok, 130)
+    conf = micro.config
+    assert (conf.d_model, conf.encoder_layers, conf.decoder_layers, conf.encoder_attention_heads,
+            conf.encoder_ffn_dim, conf.decoder_ffn_dim) == (48, 2, 2, 4, 192, 192)
+    assert model_lib.count_params(micro) < 0.8 * model_lib.count_params(tiny)
+    out = generate_ids(micro, [tok("def add")["input_ids"]], model_lib.special_ids(micro), beam_size=2, max_len=4,
+                       batch_size=1, device=torch.device("cpu"))
+    assert len(out) == 1 and len(out[0]) <= 4
+
+
 def test_encoder_recipe_from_local_pretrained_folder_ties_embeddings(tok, tmp_path):
     enc_dir = tmp_path / "tiny-roberta"
     rc = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,

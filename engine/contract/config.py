@@ -65,8 +65,8 @@ class ModelConfig:
     source: str = f("scratch", "scratch: train a fresh model (with its own BPE tokenizer); encoder: pretrained "
                     "RoBERTa-style encoder + fresh Transformer decoder (CodeBERT code2nl); seq2seq: any pretrained "
                     "encoder-decoder (e.g. CodeT5)", choices=["scratch", "encoder", "seq2seq"])
-    size: str = f("tiny", "Size preset for a from-scratch model: tiny (tests, CPU), small, base (CodeBERT's shape)",
-                  choices=["tiny", "small", "base"])
+    size: str = f("tiny", "Size preset for a from-scratch model: micro (d_model 48, a 2-minute CPU budget), tiny "
+                  "(64; tests, CPU), small (256), base (CodeBERT's shape)", choices=["micro", "tiny", "small", "base"])
     name_or_path: str = f("", "Hub id or local folder of the pretrained encoder / seq2seq model "
                           "(e.g. microsoft/codebert-base, Salesforce/codet5-base); with model.source=seq2seq also "
                           "an earlier run's directory: a warm start from its best (else last) checkpoint")
@@ -110,6 +110,9 @@ class DataConfig:
     split_identifiers: bool = f(False, "Split identifiers in the code into lower-case words (get_file_name, "
                                 "getFileName -> get file name), so the words they share with summaries are the "
                                 "same tokens (as the from-scratch Transformer baselines of code summarization do)")
+    lowercase: bool = f(False, "Lower-case the code and the summaries the model learns from, so 'Return' and "
+                        "'return' are one token: the model writes lower-case summaries, which scores the same "
+                        "because BLEU lower-cases both sides; references and samples keep their case")
 
 
 @dataclass

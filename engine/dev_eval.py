@@ -48,6 +48,12 @@ def is_constant(share: float | None) -> bool:
     return share is not None and share >= CONSTANT_SHARE
 
 
+def _kind_differs(share: float | None, st: TrainState) -> bool:
+    """Whether an evaluation of `share` is constant where the best checkpoint of `st` is varied, or the reverse
+    (False when either share is unknown)."""
+    return share is not None and st.best_top_share is not None and is_constant(share) != is_constant(st.best_top_share)
+
+
 def better(bleu: float, loss: float, st: TrainState, margin: float, share: float | None = None) -> bool:
     """Whether a dev evaluation (mean dev BLEU `bleu`, mean dev loss `loss`, most frequent prediction's `share`
     of the dev examples, the highest over the languages) beats the 'best' checkpoint of `st`. A constant
@@ -60,7 +66,7 @@ def better(bleu: float, loss: float, st: TrainState, margin: float, share: float
     best = st.best_dev_bleu
     if best is None:
         return True
-    if share is not None and st.best_top_share is not None and is_constant(share) != is_constant(st.best_top_share):
+    if _kind_differs(share, st):
         return is_constant(st.best_top_share)
     if bleu > best + margin:
         return True
@@ -92,7 +98,7 @@ def dev_eval(s: Session, st: TrainState, clock: BudgetClock, emit: Callable) -> 
         best = better(bleu4, loss, st, cfg.eval.dev_tie_bleu, share)
         # a varied best replacing a constant one starts the "highest seen" afresh: the anti-drift rule compares
         # evaluations of the best's kind only (a constant one's BLEU must not hold the varied ones down)
-        kind_changed = best and st.best_top_share is not None and is_constant(st.best_top_share) != is_constant(share)
+        kind_changed = best and _kind_differs(share, st)
         if best:
             st.best_dev_bleu = bleu4
             st.best_dev_loss = loss if math.isfinite(loss) else None

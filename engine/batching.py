@@ -97,18 +97,27 @@ class BatchPlan:
     """The training batches in order. Every epoch is `bucket_batches` of the length keys (deterministic in seed and
     epoch); an optimizer step takes the next `world * accum` consecutive batches and rank r trains on its own
     `accum` of them, so a step sees the same examples whatever the world size. With several ranks an epoch's last
-    partial step is dropped, so the ranks stay in step."""
+    partial step is dropped, so the ranks stay in step. `repeats[i]` (data.oversample) puts example i that many
+    times into every epoch (bucketed like the others); None means once each."""
 
-    def __init__(self, lengths: list, batch_size: int, seed: int, accum: int, world: int = 1, rank: int = 0):
-        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+    def __init__(self, lengths: list, batch_size: int, seed: int, accum: int, world: int = 1, rank: int = 0,
+                 repeats: list[int] | None = None):
+        self.batch_size, self.seed = batch_size, seed
         self.accum, self.world, self.rank = accum, world, rank
         self.per_step = accum * world
+        # an epoch's entries: example i `repeats[i]` times (in place of i, its copies after every example)
+        self._index = None if repeats is None else \
+            list(range(len(lengths))) + [i for i, r in enumerate(repeats) for _ in range(r - 1)]
+        self.lengths = lengths if self._index is None else [lengths[i] for i in self._index]
         self._epoch: int | None = None
         self._batches: list[list[int]] = []
 
     def batches(self, epoch: int) -> list[list[int]]:
         if self._epoch != epoch:
-            self._batches = bucket_batches(self.lengths, self.batch_size, self.seed, epoch)
+            batches = bucket_batches(self.lengths, self.batch_size, self.seed, epoch)
+            if self._index is not None:
+                batches = [[self._index[j] for j in b] for b in batches]
+            self._batches = batches
             self._epoch = epoch
         return self._batches
 

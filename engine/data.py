@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .contract.lengths import (FORMAT_HINT, LAYOUT_HINT, MAX_LINE_BYTES, DataError, file_problem, line_texts,
@@ -32,6 +32,7 @@ class Example:
     code: str           # the original code when the line has it, else `source`
     path: str           # repo/path, or ''
     func_name: str
+    added: bool = False  # a training example another corpus added (data.site_packages_train, data.builtin_train)
 
 
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
@@ -254,7 +255,7 @@ def add_training_examples(loaded: dict, language: str, extra: list[Example], ext
     for e in extra:
         if e.source not in seen:
             seen.add(e.source)
-            added.append(e)
+            added.append(replace(e, added=True))
     if max_train > 0:
         added = added[:max(0, max_train - len(examples))]
     merged = SplitReport(path=f"{report.path} + {extra_report.path}", language=language, split="train",

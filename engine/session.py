@@ -6,6 +6,7 @@ process group, data, tokenizer, model (+ DDP / torch.compile), encoding, optimiz
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import random
@@ -45,6 +46,7 @@ class Session:
     ids: dict                          # special token ids: pad, start, eos
     train_enc: Encoded
     train_lengths: list                # bucket key per training example
+    train_repeats: list[int] | None = None  # visits per epoch of each training example (data.oversample)
     optimizer: Any = None              # None for `cram eval`
     splits: dict = field(default_factory=dict)        # {(language, split): [Example]}
     dev_sets: list[EvalSet] = field(default_factory=list)
@@ -158,7 +160,7 @@ def _add_builtin_train(loaded: dict, cfg: config_lib.DataConfig, root: Path, emi
     if ("python", "train") in loaded:
         n = data.add_training_examples(loaded, "python", extra, report, cfg.max_train)
     else:
-        extra = extra[:cfg.max_train] if cfg.max_train > 0 else extra
+        extra = [dataclasses.replace(e, added=True) for e in (extra[:cfg.max_train] if cfg.max_train > 0 else extra)]
         report.n = len(extra)
         loaded[("python", "train")], n = (extra, report), len(extra)
     emit("log", level="info", message=f"built-in corpus at {root}: {n} more (Python) training examples")
@@ -166,13 +168,14 @@ def _add_builtin_train(loaded: dict, cfg: config_lib.DataConfig, root: Path, emi
 
 def make_tokenizer(cfg: config_lib.RunConfig, splits: dict, run_dir: Path, dist: distributed.Dist,
                    location: str | None = None):
-    """From scratch: BPE trained on the training split by rank 0 (saved in the run), read by the other ranks.
-    Otherwise the pretrained model's tokenizer (from `location`, see `model_location`; default
-    model.name_or_path)."""
+    """From scratch: BPE trained on the training split by rank 0 (saved in the run), read by the other ranks; with
+    data.oversample each text counts as often as an epoch visits it (`train_repeats`). Otherwise the pretrained
+    model's tokenizer (from `location`, see `model_location`; default model.name_or_path)."""
     if cfg.model.source == "scratch":
         if dist.is_main:
-            texts = (t for (lang, split), exs in splits.items() if split == "train"
-                     for e in exs for t in (e.source, e.target))
+            train = [e for (lang, split), exs in splits.items() if split == "train" for e in exs]
+            repeats = train_repeats(train, cfg.data.oversample) or itertools.repeat(1)
+            texts = (t for e, r in zip(train, repeats) for _ in range(r) for t in (e.source, e.target))
             tokenizer = train_bpe(texts, cfg.model.vocab_size)
             tokenizer.save_pretrained(run_dir / "tokenizer")
         dist.barrier()
@@ -340,6 +343,7 @@ class EncodedSplits:
     train_lengths: list
     dev_sets: list[EvalSet]
     test_sets: list[EvalSet]
+    train_repeats: list[int] | None = None   # visits per epoch of each training example (data.oversample)
 
 
 def dev_subset(examples: list, n: int, seed: int, language: str) -> list:
@@ -370,7 +374,15 @@ def encode_splits(cfg: config_lib.RunConfig, tokenizer, ids: dict, splits: dict,
         test = splits[(lang, cfg.eval.split)]
         test_sets.append(EvalSet(lang, cfg.eval.split, test, enc(test)))
     lengths = [bucket_key(s, t) for s, t in zip(train_enc.src, train_enc.tgt)]
-    return EncodedSplits(train_enc, lengths, dev_sets, test_sets)
+    return EncodedSplits(train_enc, lengths, dev_sets, test_sets, train_repeats(train, c.oversample))
+
+
+def train_repeats(train: list, oversample: int) -> list[int] | None:
+    """data.oversample: each of the data's own training examples `oversample` times per epoch, each one another
+    corpus added once; None (every example once) when nothing was added or oversample is 1."""
+    if oversample <= 1 or not any(e.added for e in train):
+        return None
+    return [1 if e.added else oversample for e in train]
 
 
 def step_counts(cfg: config_lib.RunConfig, n_batches: int, world: int = 1) -> tuple[int, int]:
@@ -447,7 +459,13 @@ def setup(cfg: config_lib.RunConfig, run_dir: Path, emit: Callable, *, resume_fr
     ids = model_lib.special_ids(model)
     train_model = place_model(model, hw, dist, cfg.hardware.compile)
     enc = encode_splits(cfg, tokenizer, ids, splits, bucket_key)
-    plan = BatchPlan(enc.train_lengths, cfg.train.batch_size, cfg.train.seed, cfg.train.grad_accum, dist.world)
+    if enc.train_repeats is not None:
+        own = sum(r > 1 for r in enc.train_repeats)
+        emit("log", level="info", message=f"data.oversample {cfg.data.oversample}: {own:,} own training examples "
+             f"x{cfg.data.oversample} + {len(enc.train_repeats) - own:,} added ones once = "
+             f"{sum(enc.train_repeats):,} per epoch")
+    plan = BatchPlan(enc.train_lengths, cfg.train.batch_size, cfg.train.seed, cfg.train.grad_accum, dist.world,
+                     repeats=enc.train_repeats)
     n_batches = len(plan.batches(0))
     if dist.enabled and n_batches < plan.per_step:
         raise StopRun("data", f"the training split has {n_batches} batches, fewer than one step of "
@@ -462,6 +480,7 @@ def setup(cfg: config_lib.RunConfig, run_dir: Path, emit: Callable, *, resume_fr
         emit("log", level="warning", message="checkpoint has no optimizer state: fresh AdamW moments")
     return Session(cfg=cfg, run_dir=run_dir, hw=hw, dist=dist, model=model, train_model=train_model,
                    tokenizer=tokenizer, meta=meta, ids=ids, train_enc=enc.train_enc, train_lengths=enc.train_lengths,
+                   train_repeats=enc.train_repeats,
                    optimizer=optimizer, splits=splits, dev_sets=enc.dev_sets, test_sets=enc.test_sets,
                    steps_per_epoch=steps_per_epoch, total_steps=total_steps,
                    flops_per_token=model_lib.flops_per_token(model, *_mean_lengths(enc.train_enc)),
@@ -485,4 +504,5 @@ def setup_eval(cfg: config_lib.RunConfig, run_dir: Path, emit: Callable, folder:
     enc = encode_splits(cfg, tokenizer, ids, splits)
     return Session(cfg=cfg, run_dir=Path(run_dir), hw=hw, dist=dist, model=model, train_model=model,
                    tokenizer=tokenizer, meta=meta, ids=ids, train_enc=enc.train_enc, train_lengths=enc.train_lengths,
+                   train_repeats=enc.train_repeats,
                    splits=splits, dev_sets=enc.dev_sets, test_sets=enc.test_sets, resume_from=folder)

@@ -41,7 +41,7 @@ def train(s: Session, st: TrainState, emit: Callable, stop: StopSignal, *, colla
     cfg, dist = s.cfg, s.dist
     clock = clock_class(cfg.budget.seconds, st.elapsed)
     plan = BatchPlan(s.train_lengths, cfg.train.batch_size, cfg.train.seed, cfg.train.grad_accum, dist.world,
-                     dist.rank)
+                     dist.rank, repeats=s.train_repeats)
     timer, events, due = StepTimer(s.train_enc), StepEvents(emit, s, st.elapsed), Milestones(cfg.eval, st.elapsed)
     s.model.train()
     compiling = bool(cfg.hardware.compile)  # until the first step is done

@@ -3,7 +3,7 @@ import random
 
 import torch
 
-from engine.batching import Encoded, bucket_batches, collate, sorted_batches
+from engine.batching import BatchPlan, Encoded, bucket_batches, collate, sorted_batches
 
 IDS = {"start": 0, "eos": 2, "pad": 1}
 
@@ -52,3 +52,23 @@ def test_collate_pads_to_batch_max_and_masks_labels():
     assert fixed["input_ids"].shape == (2, 8) and fixed["labels"].shape == (2, 5)
     assert (fixed["labels"][:, 3:] == -100).all() and out["n_tgt_tokens"] == 5 and out["n_src_tokens"] == 7
     assert torch.equal(fixed["labels"][:, :3], out["labels"])
+
+
+def test_batch_plan_repeats_examples_per_epoch_and_none_is_the_plain_plan():
+    rng = random.Random(1)
+    lengths = [(rng.randint(0, 3), rng.randint(1, 20)) for _ in range(300)]
+    plain = BatchPlan(lengths, 16, seed=5, accum=1)
+    assert plain.batches(0) == bucket_batches(lengths, 16, 5, 0)          # no repeats: the plan as it was
+    assert BatchPlan(lengths, 16, seed=5, accum=1, repeats=None).batches(2) == bucket_batches(lengths, 16, 5, 2)
+    repeats = [3 if i < 40 else 1 for i in range(300)]                    # the first 40 are the own examples
+    plan = BatchPlan(lengths, 16, seed=5, accum=1, repeats=repeats)
+    for epoch in (0, 1):
+        seen = [i for b in plan.batches(epoch) for i in b]
+        assert sorted(seen) == sorted(i for i, r in enumerate(repeats) for _ in range(r))
+        assert all(len(b) <= 16 for b in plan.batches(epoch))
+    assert plan.batches(0) != plan.batches(1)                             # a new order every epoch
+    again = BatchPlan(lengths, 16, seed=5, accum=1, repeats=repeats)
+    assert again.batches(1) == plan.batches(1)                            # deterministic: a resume replays it
+    # batches stay length-bucketed: most hold examples of one source bucket
+    same = sum(len({lengths[i][0] for i in b}) == 1 for b in plan.batches(0))
+    assert same >= 0.8 * len(plan.batches(0))

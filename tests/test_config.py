@@ -13,6 +13,7 @@ def test_presets_exist_and_smoke_is_valid():
     assert c.validate(smoke) == []
     assert smoke.budget.seconds == 120 and smoke.model.size == "micro" and smoke.data.source == "builtin"
     assert smoke.data.lowercase and smoke.data.split_identifiers and smoke.train.lr == 5e-3
+    assert smoke.data.site_packages_train and smoke.data.oversample == 3
     paper = c.preset("code2nl-paper")
     assert (paper.model.name_or_path, paper.train.lr, paper.train.batch_size, paper.eval.beam_size) == \
         ("microsoft/codebert-base", 5e-5, 32, 10)

@@ -117,3 +117,69 @@ def test_builtin_train_is_for_codexglue_data():
     assert any(e.field == "data.builtin_train" for e in ec.validate(cfg))
     cfg.data.source, cfg.data.path = "codexglue", "/data/codexglue"
     assert not any(e.field == "data.builtin_train" for e in ec.validate(cfg))
+
+
+def test_added_examples_are_marked_and_oversample_repeats_only_the_own_ones(tmp_path, monkeypatch):
+    std, site = tmp_path / "std", tmp_path / "site"
+    for split, rows in {"train": [("def a", "does a"), ("def b", "does b")], "valid": [("def v", "does v")],
+                        "test": [("def t", "does t")]}.items():
+        write_split(std, split, rows)
+    write_split(site, "train", [("def a", "does a"), ("def Sa", "s one"), ("def sb", "s two"), ("def sc", "s 3")])
+    monkeypatch.setattr(corpus, "ensure_builtin_corpus",
+                        lambda cache, include_site_packages=False, progress=None: site if include_site_packages
+                        else std)
+    cfg = ec.DataConfig(source="builtin", languages=["python"], site_packages_train=True, split_identifiers=True,
+                        lowercase=True)
+    train = session.load_splits(cfg, Dist(), lambda kind, **kw: None)[("python", "train")]
+    # the mark survives the identifier split and the lower-casing
+    assert [(e.source, e.added) for e in train] == [("def a", False), ("def b", False), ("def sa", True),
+                                                    ("def sb", True), ("def sc", True)]
+    assert session.train_repeats(train, 3) == [3, 3, 1, 1, 1]
+    assert session.train_repeats(train, 1) is None                    # the default: every example once
+    own_only = [e for e in train if not e.added]
+    assert session.train_repeats(own_only, 3) is None                 # nothing added: nothing to oversample
+
+
+def test_builtin_train_examples_are_marked_as_added(tmp_path, monkeypatch):
+    cx, site = tmp_path / "cx", tmp_path / "site"
+    for split in ("train", "valid", "test"):
+        write_split(cx, split, [(f"def ruby_{split}", f"ruby {split} summary")], "ruby")
+    write_split(site, "train", [("def a", "does a"), ("def b", "does b")])
+    monkeypatch.setattr(corpus, "ensure_builtin_corpus",
+                        lambda cache=None, include_site_packages=False, progress=None: site)
+    cfg = ec.DataConfig(source="codexglue", path=str(cx), languages=["ruby"], builtin_train=True, oversample=4)
+    splits = session.load_splits(cfg, Dist(), lambda kind, **kw: None)
+    assert [e.added for e in splits[("ruby", "train")]] == [False]
+    assert [e.added for e in splits[("python", "train")]] == [True, True]
+    train = [e for (lang, split), exs in sorted(splits.items()) if split == "train" for e in exs]
+    assert [(e.language, r) for e, r in zip(train, session.train_repeats(train, 4))] == \
+        [("python", 1), ("python", 1), ("ruby", 4)]
+
+
+def test_oversample_without_an_added_corpus_is_valid_and_changes_nothing():
+    cfg = ec.preset("smoke")
+    assert cfg.data.oversample > 1 and cfg.data.site_packages_train
+    cfg.data.site_packages_train = False                 # smoke on the standard library alone stays valid
+    assert ec.validate(cfg) == []
+    assert session.train_repeats([ex(0, "a"), ex(1, "b")], cfg.data.oversample) is None
+
+
+def test_the_bpe_counts_oversampled_texts_as_often_as_an_epoch_sees_them(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(session, "train_bpe", lambda texts, vocab: seen.append(list(texts)) or _Tok())
+    own = [ex(0, "def own")]
+    added = [data.Example(idx=1, language="python", source="def site", target="site", code="", path="",
+                          func_name="f", added=True)]
+    splits = {("python", "train"): own + added, ("python", "valid"): [ex(2, "def v")]}
+    cfg = ec.RunConfig()
+    cfg.data.site_packages_train, cfg.data.oversample = True, 3
+    session.make_tokenizer(cfg, splits, tmp_path, Dist())
+    assert sorted(seen[-1]) == sorted(["def own", "summary 0"] * 3 + ["def site", "site"])
+    cfg.data.oversample = 1                                            # off: every training text once
+    session.make_tokenizer(cfg, splits, tmp_path, Dist())
+    assert seen[-1] == ["def own", "summary 0", "def site", "site"]
+
+
+class _Tok:
+    def save_pretrained(self, folder):
+        pass

@@ -107,6 +107,12 @@ class DataConfig:
                             "and the installed site-packages' functions, about 49k): more code and English "
                             "summaries for a small training split; dev, test and the floor stay the CodeXGLUE "
                             "files'")
+    oversample: int = f(1, "With data.site_packages_train or data.builtin_train: every epoch visits each of the "
+                        "data's own training examples this many times and each added one once (without an added "
+                        "corpus there is nothing to weigh against, and it changes nothing), so a short budget "
+                        "sees more in-domain examples (the standard library's on the built-in corpus), and the "
+                        "BPE tokenizer counts each text as often; dev, test and the floor are unchanged",
+                        min=1, max=100)
     split_identifiers: bool = f(False, "Split identifiers in the code into lower-case words (get_file_name, "
                                 "getFileName -> get file name), so the words they share with summaries are the "
                                 "same tokens (as the from-scratch Transformer baselines of code summarization do)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .contract.lengths import (FORMAT_HINT, LAYOUT_HINT, MAX_LINE_BYTES, DataError, file_problem, line_texts,
@@ -255,7 +255,7 @@ def add_training_examples(loaded: dict, language: str, extra: list[Example], ext
     for e in extra:
         if e.source not in seen:
             seen.add(e.source)
-            added.append(replace(e, added=True))
+            added.append(e)
     if max_train > 0:
         added = added[:max(0, max_train - len(examples))]
     merged = SplitReport(path=f"{report.path} + {extra_report.path}", language=language, split="train",

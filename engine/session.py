@@ -136,9 +136,12 @@ def load_splits(cfg: config_lib.DataConfig, dist: distributed.Dist, emit: Callab
 
 
 def _read_extra_train(root: Path, lang: str, cfg: config_lib.DataConfig, flag: str) -> tuple:
-    """The training split of the built-in corpus at ROOT that data.FLAG adds: (examples, report), or StopRun."""
+    """The training split of the built-in corpus at ROOT that data.FLAG adds, its examples marked `added`:
+    (examples, report), or StopRun."""
     try:
-        return data.read_split(split_path(root, lang, "train"), lang, "train", max_line_bytes=cfg.max_line_bytes)
+        extra, report = data.read_split(split_path(root, lang, "train"), lang, "train",
+                                        max_line_bytes=cfg.max_line_bytes)
+        return [dataclasses.replace(e, added=True) for e in extra], report
     except data.DataError as e:
         raise StopRun("data", str(e), f"set data.{flag} = false, or rebuild the corpus with "
                       "`cram data build-stdlib --site-packages`") from None
@@ -160,7 +163,7 @@ def _add_builtin_train(loaded: dict, cfg: config_lib.DataConfig, root: Path, emi
     if ("python", "train") in loaded:
         n = data.add_training_examples(loaded, "python", extra, report, cfg.max_train)
     else:
-        extra = [dataclasses.replace(e, added=True) for e in (extra[:cfg.max_train] if cfg.max_train > 0 else extra)]
+        extra = extra[:cfg.max_train] if cfg.max_train > 0 else extra
         report.n = len(extra)
         loaded[("python", "train")], n = (extra, report), len(extra)
     emit("log", level="info", message=f"built-in corpus at {root}: {n} more (Python) training examples")

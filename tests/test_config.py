@@ -73,6 +73,32 @@ def test_save_load_roundtrip(tmp_path, suffix):
         assert json.loads(p.read_text())["train"]["lr"] == 3.5e-4
 
 
+def test_two_writers_saving_one_config_never_collide(tmp_path):
+    """Two sweep workers write the sweep's base.toml at the same moment (CI saw one fail: its shared `.tmp` name
+    had been renamed away by the other); each save now has a temp file of its own, and the file is always whole."""
+    import threading
+
+    cfg = c.preset("smoke")
+    p = tmp_path / "base.toml"
+    errors: list[BaseException] = []
+
+    def write():
+        try:
+            for _ in range(200):
+                c.save(cfg, p)
+        except BaseException as e:  # noqa: BLE001 - the assertion below reports it
+            errors.append(e)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert c.load(p) == cfg
+    assert [f.name for f in tmp_path.iterdir()] == ["base.toml"]
+
+
 def test_load_errors(tmp_path):
     with pytest.raises(c.ConfigError, match="not found"):
         c.load(tmp_path / "missing.toml")

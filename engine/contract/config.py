@@ -440,9 +440,9 @@ def dumps_toml(cfg: RunConfig) -> str:
 def save(cfg: RunConfig, path: str | os.PathLike) -> None:
     p = Path(path)
     text = json.dumps(cfg.to_dict(), indent=2) if p.suffix == ".json" else dumps_toml(cfg)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, p)
+    from .rundir import atomic_write_text  # a temp file of its own: two writers never rename each other's
+
+    atomic_write_text(p, text)
 
 
 def preset_names() -> list[str]:

@@ -370,9 +370,10 @@ def prepare_dir(spec_path: Path | None, sweep_dir: Path, *, resume: bool, worker
     src["base"] = base
     src["name"] = spec.name
     text = tomli_w.dumps(src)
+    # base.toml before spec.toml: a worker that finds spec.toml (and so skips this) finds base.toml too
+    save_config(spec.base(), sweep_dir / BASE_FILE)
     if not existing.exists():
         atomic_write_text(existing, text)
-    save_config(spec.base(), sweep_dir / BASE_FILE)
     return spec_lib.load(existing)
 
 

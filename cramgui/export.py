@@ -22,7 +22,9 @@ from .run_state import RunState
 from .tabs import CSV, PNG, TXT  # noqa: F401  (the file filters, for the views' save_as calls)
 
 HISTORY_COLUMNS = ("step", "elapsed", "progress", "loss", "lr", "tokens_per_s")
-EVAL_COLUMNS = ("step", "elapsed", "split", "dev_loss", "dev_ppl", "dev_bleu", "n", "eval_seconds", "best")
+# top_share: the share of the dev examples given the most frequent prediction (1.0 = one constant sentence)
+EVAL_COLUMNS = ("step", "elapsed", "split", "dev_loss", "dev_ppl", "dev_bleu", "n", "eval_seconds", "best",
+                "top_share")
 
 
 EXPORTS_DIR = "exports"        # RUN_DIR/exports/: where a run's exports go by default (the console's, not the engine's)
@@ -124,7 +126,7 @@ def history_to_csv(state: RunState, path) -> None:
 
 
 def evals_to_csv(state: RunState, path) -> None:
-    """One row per dev evaluation: step,elapsed,split,dev_loss,dev_ppl,dev_bleu,n,eval_seconds,best."""
+    """One row per dev evaluation: step,elapsed,split,dev_loss,dev_ppl,dev_bleu,n,eval_seconds,best,top_share."""
     with open(os.fspath(path), "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(EVAL_COLUMNS)

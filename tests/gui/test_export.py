@@ -37,15 +37,16 @@ def test_history_to_csv(qapp, tmp_path):
 def test_evals_to_csv(qapp, tmp_path):
     st = RunState()
     st.ingest({"event": "eval", "step": 10, "elapsed": 5.0, "split": "valid", "dev_loss": 3.5, "dev_ppl": 33.1,
-               "dev_bleu": 7.25, "n": 200, "eval_seconds": 4.0, "best": True})
+               "dev_bleu": 7.25, "n": 200, "eval_seconds": 4.0, "best": True, "top_share": 0.125})
     st.ingest({"event": "eval", "step": 20, "elapsed": 10.0, "split": "valid", "dev_loss": None, "dev_bleu": 6.0,
                "best": False})
     path = tmp_path / "evals.csv"
     evals_to_csv(st, path)
     rows = read(path)
-    assert rows[0] == ["step", "elapsed", "split", "dev_loss", "dev_ppl", "dev_bleu", "n", "eval_seconds", "best"]
-    assert rows[1] == ["10", "5.0", "valid", "3.5", "33.1", "7.25", "200", "4.0", "true"]
-    assert rows[2] == ["20", "10.0", "valid", "", "", "6.0", "", "", "false"]
+    assert rows[0] == ["step", "elapsed", "split", "dev_loss", "dev_ppl", "dev_bleu", "n", "eval_seconds", "best",
+                       "top_share"]
+    assert rows[1] == ["10", "5.0", "valid", "3.5", "33.1", "7.25", "200", "4.0", "true", "0.125"]
+    assert rows[2] == ["20", "10.0", "valid", "", "", "6.0", "", "", "false", ""]  # a run from before top_share
 
 
 def test_table_model_to_csv(qapp, tmp_path):

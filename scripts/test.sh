@@ -11,4 +11,6 @@ echo "test: ruff" >&2
 echo "test: the wheel, installed outside the checkout" >&2
 bash scripts/wheel_check.sh
 echo "test: pytest" >&2
-.venv/bin/python -m pytest "$@"
+# two worker processes (pytest-xdist): most tests wait on a short training run or a subprocess, and each trains on
+# one thread, so two at once halve the wall time on CI's 2 cores; CRAM_TEST_WORKERS=0 runs them in this process
+.venv/bin/python -m pytest -n "${CRAM_TEST_WORKERS:-2}" "$@"

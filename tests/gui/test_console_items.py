@@ -317,6 +317,7 @@ def test_runs_folder_layout_and_tab_are_remembered(qtbot, make_window, tmp_path,
 def test_first_launch_says_what_to_do_and_starts_the_smoke_preset(qtbot, make_window):
     win = make_window("--events", "3")
     assert win.empty_state.isVisible() and "Try the smoke preset: 2 minutes on a CPU" in win.empty_state.text()
+    assert "constant-prediction floor" in win.empty_state.text()  # the headline: BLEU above the floor
     win.empty_state.link("Start the smoke preset").click()
     assert win.session.worker.is_running() and "--preset" in win.session.worker.args
     assert win.session.worker.args[win.session.worker.args.index("--preset") + 1] == "smoke"

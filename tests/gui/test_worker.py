@@ -70,7 +70,10 @@ def test_burst_of_events_keeps_loop_responsive(qtbot, qloop, fake_engine_cmd, tm
     assert col.batches < n / 5, "events are delivered in batches"
     assert len(lateness) > 50
     print(f"max timer lateness {max(lateness)} ms over {len(lateness)} ticks, {n / wall:.0f} events/s")
-    assert max(lateness) < 200, f"event loop fell behind by {max(lateness)} ms"
+    # never frozen: a loop blocked by the stream falls seconds behind; under 500 ms (one hiccup up to 1 s) is the
+    # scheduler of a loaded 2-core machine with another test worker beside it (`python -m bench gui` measures it)
+    late = sorted(lateness)
+    assert late[-2] < 500 and late[-1] < 1000, f"event loop fell behind: {late[-5:]} ms"
 
 
 def test_long_line_plain_stdout_and_stderr_noise(qtbot, qloop, fake_engine_cmd, tmp_path):

@@ -49,6 +49,21 @@ def install_signal_handlers(quit_now) -> list[int]:
     return done
 
 
+def fill_window(win, *, preset: str | None = None, config: str | None = None, run_dir: str | None = None) -> None:
+    """The form and the views at start: --preset or --config in the form, else the last preset used (QSettings;
+    smoke on a first launch) -- also when a run directory is opened, whose settings the notice offers in one click
+    ("Use this run's settings"), so the form never shows the bare defaults unasked; then that run."""
+    if not preset and not config:
+        win.form.restore_last_preset()
+    win.plots.restore_settings()                      # the last smoothing
+    if preset:
+        win.form.set_preset(preset)
+    if config:
+        win.form.load_config_file(config)
+    if run_dir:
+        win.open_run(run_dir)
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from PySide6.QtCore import QTimer
@@ -72,15 +87,7 @@ def main(argv=None) -> int:
     # CRAMGUI_ENGINE="prog args..." replaces `python -m engine` (a fake engine for demos and screenshots)
     engine_cmd = shlex.split(os.environ["CRAMGUI_ENGINE"]) if os.environ.get("CRAMGUI_ENGINE") else None
     win = MainWindow(runs_dir=args.runs_dir, engine_command=engine_cmd)
-    if not args.preset and not args.config and not args.run_dir:
-        win.form.restore_last_preset()                # the last preset used (QSettings)
-    win.plots.restore_settings()                      # the last smoothing
-    if args.preset:
-        win.form.set_preset(args.preset)
-    if args.config:
-        win.form.load_config_file(args.config)
-    if args.run_dir:
-        win.open_run(args.run_dir)
+    fill_window(win, preset=args.preset, config=args.config, run_dir=args.run_dir)
     tab = args.tab or os.environ.get("CRAMGUI_TAB", "").strip().lower()    # CRAMGUI_TAB: screenshots
     if tab in TABS:
         win.select_tab(tab)

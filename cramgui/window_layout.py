@@ -106,11 +106,28 @@ class WindowLayout:
         geom, layout = st.value("geometry"), st.value("window_state")
         if isinstance(geom, QByteArray) and not geom.isEmpty():
             self.restoreGeometry(geom)
+            self._fit_to_screen()
         if isinstance(layout, QByteArray) and not layout.isEmpty():
             self.restoreState(layout)
         tab = st.value("tab")
         if isinstance(tab, str) and tab in TABS:
             self.select_tab(tab)
+
+    def _fit_to_screen(self) -> None:
+        """Keep a restored geometry inside the screen the window opens on: one saved on a larger monitor, or with
+        a frame offset no window manager reported (Qt then restores it 25 px down: on a 1024x640 screen the status
+        bar was off-screen), is shrunk to the screen (never under the minimum size) and moved inside it."""
+        screen = self.screen()
+        if screen is None:
+            return
+        avail, g = screen.availableGeometry(), self.geometry()
+        if avail.contains(g):
+            return
+        w = max(min(g.width(), avail.width()), self.minimumWidth())
+        h = max(min(g.height(), avail.height()), self.minimumHeight())
+        x = min(max(g.x(), avail.x()), avail.x() + max(0, avail.width() - w))
+        y = min(max(g.y(), avail.y()), avail.y() + max(0, avail.height() - h))
+        self.setGeometry(x, y, w, h)
 
     def save_layout(self) -> None:
         st = settings()

@@ -314,6 +314,57 @@ def test_runs_folder_layout_and_tab_are_remembered(qtbot, make_window, tmp_path,
     assert again.runs.runs_dir == other.resolve() and again.current_tab() == "compare"
 
 
+def test_a_geometry_remembered_on_a_larger_screen_is_fitted_into_this_one(qtbot, make_window):
+    """A window saved on a bigger monitor (or with a frame offset the window manager never reported: Xvfb put it
+    25 px down, its status bar off a 1024x640 screen) comes back inside the screen it opens on, as far as its
+    minimum size (1024x640) allows."""
+    from cramgui.settings import settings
+
+    win = make_window()
+    avail = win.screen().availableGeometry()          # offscreen: 800x800, narrower than the minimum width
+
+    def inside(g):
+        assert g.left() == avail.left() or (g.width() <= avail.width() and avail.left() <= g.left()
+                                              and g.right() <= avail.right())
+        assert g.top() == avail.top() or (g.height() <= avail.height() and avail.top() <= g.top()
+                                           and g.bottom() <= avail.bottom())
+        assert g.width() <= max(avail.width(), win.minimumWidth())
+        assert g.height() <= max(avail.height(), win.minimumHeight())
+
+    win.setGeometry(avail.x() + 300, avail.y() + 250, avail.width() + 400, avail.height() + 300)
+    settings().setValue("geometry", win.saveGeometry())
+    again = MainWindow(engine_command=[sys.executable, str(FAKE)])
+    qtbot.addWidget(again)
+    inside(again.geometry())
+    # the Xvfb case itself: a window as tall as the screen, 25 px down, is moved up to the screen's top
+    again.setGeometry(avail.x() + 1, avail.y() + 25, again.minimumWidth(), avail.height())
+    again._fit_to_screen()
+    g = again.geometry()
+    assert (g.x(), g.y(), g.height()) == (avail.x(), avail.y(), avail.height())
+    inside(g)
+    # a window that fits stays where the user put it
+    again.setMinimumSize(100, 100)
+    again.setGeometry(avail.x() + 20, avail.y() + 30, 300, 200)
+    again._fit_to_screen()
+    assert (again.x(), again.y(), again.width(), again.height()) == (avail.x() + 20, avail.y() + 30, 300, 200)
+
+
+def test_opening_a_run_at_start_keeps_the_remembered_preset_in_the_form(qtbot, make_window, tmp_path):
+    """`cramgui RUN_DIR` opens the run and still fills the form as a plain start does (smoke on a first launch),
+    not with the bare engine defaults; the run's own settings are the notice's one click."""
+    from cramgui.app import fill_window
+    from engine.contract import config as ec
+
+    d = fake_run(tmp_path, "--events", "5", "--results")
+    win = make_window()
+    fill_window(win, run_dir=str(d))
+    assert win.form.preset_combo.currentText() == "smoke" and win.form.config() == ec.preset("smoke")
+    assert win.session.run_dir == d.resolve() and win.session.status() == "completed"
+    win2 = make_window()
+    fill_window(win2, preset="cpu-codexglue", run_dir=str(d))   # --preset still wins
+    assert win2.form.preset_combo.currentText() == "cpu-codexglue"
+
+
 def test_first_launch_says_what_to_do_and_starts_the_smoke_preset(qtbot, make_window):
     win = make_window("--events", "3")
     assert win.empty_state.isVisible() and "Try the smoke preset: 2 minutes on a CPU" in win.empty_state.text()

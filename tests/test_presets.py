@@ -56,6 +56,8 @@ def test_the_new_presets_settings():
     assert (cpu.data.source, cpu.model.source, cpu.hardware.device, cpu.budget.seconds) == \
         ("codexglue", "scratch", "cpu", 600)
     assert cpu.eval.dev_beam_size == 1 and cpu.eval.beam_size == 10 and cpu.train.schedule.startswith("budget-")
+    # pre-norm layers and no repeated 3-grams: every seed above the Ruby floor (bench/RESULTS.md)
+    assert cpu.model.norm == "pre" and cpu.eval.no_repeat_ngram == 3
     t5 = c.preset("codet5-small")
     assert (t5.model.source, t5.model.name_or_path, t5.hardware.precision) == \
         ("seq2seq", "Salesforce/codet5-small", "bf16")

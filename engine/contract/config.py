@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .paths import LANGUAGES  # noqa: F401  (re-exported: config.LANGUAGES is what validation checks)
+from .rundir import atomic_write_text
 from .schedule import WSD_DECAY, WSD_FLOOR
 
 
@@ -440,9 +441,7 @@ def dumps_toml(cfg: RunConfig) -> str:
 def save(cfg: RunConfig, path: str | os.PathLike) -> None:
     p = Path(path)
     text = json.dumps(cfg.to_dict(), indent=2) if p.suffix == ".json" else dumps_toml(cfg)
-    from .rundir import atomic_write_text  # a temp file of its own: two writers never rename each other's
-
-    atomic_write_text(p, text)
+    atomic_write_text(p, text)  # a temp file of its own: two writers never rename each other's
 
 
 def preset_names() -> list[str]:
